@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/** `mesh`: argument parsing and wiring only; the work lives in the parts. */
+import "reflect-metadata";
+import { Command } from "commander";
+import { debugEnabled, reportError } from "./run.js";
+
+export function buildProgram(): Command {
+  const program = new Command("mesh")
+    .description("Security-focused service mesh: SPIFFE identities, mTLS sidecars, request authentication, WAF, audit")
+    .version("0.1.0")
+    .option("--debug", "print stack traces on errors")
+    .showHelpAfterError(false)
+    .exitOverride();
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    process.exitCode = reportError(err, debugEnabled());
+  }
+}
+
+await main();
