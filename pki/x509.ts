@@ -6,6 +6,8 @@ import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 
-x509.cryptoProvider.set(webcrypto as Parameters<typeof x509.cryptoProvider.set>[0]);
+// The library types its provider with the DOM `Crypto`; Node's webcrypto is that object.
+type ProviderCrypto = Parameters<typeof x509.cryptoProvider.set>[1];
+x509.cryptoProvider.set(webcrypto as unknown as ProviderCrypto);
 
 export { x509 };
