@@ -2,6 +2,8 @@
 /** `mesh`: argument parsing and wiring only; the work lives in the parts. */
 import "reflect-metadata";
 import { Command } from "commander";
+import { registerAudit } from "./commands/audit.js";
+import { registerCa } from "./commands/ca.js";
 import { debugEnabled, reportError } from "./run.js";
 
 export function buildProgram(): Command {
@@ -11,6 +13,8 @@ export function buildProgram(): Command {
     .option("--debug", "print stack traces on errors")
     .showHelpAfterError(false)
     .exitOverride();
+  registerCa(program);
+  registerAudit(program);
   return program;
 }
 

@@ -1,0 +1,417 @@
+/**
+ * The CA store: one SQLite file (WAL) holding CAs, issued certificates,
+ * registration entries, attested nodes and hashed join tokens. Every write is
+ * one transaction, so a certificate the CA handed out is always on record.
+ */
+import Database from "better-sqlite3";
+import { closeSync, openSync } from "node:fs";
+import { PkiError } from "../errors.js";
+import { MIGRATIONS } from "./migrations.js";
+
+export type CaState = "prepared" | "active" | "previous" | "retired";
+export type CertKind = "workload" | "node" | "manual" | "server";
+
+export interface CaRecord {
+  id: number;
+  state: CaState;
+  keyType: string;
+  keyFile: string;
+  certDer: Buffer;
+  chainDer: Buffer[];
+  anchorDer: Buffer;
+  subject: string;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+  createdAt: Date;
+  activatedAt?: Date;
+  retiredAt?: Date;
+  forceRetired: boolean;
+  crlNumber: bigint;
+  crlDer?: Buffer;
+  crlThisUpdate?: Date;
+  crlNextUpdate?: Date;
+}
+
+export interface IssuedCertificate {
+  serial: string;
+  caId: number;
+  spiffeId: string;
+  node?: string;
+  kind: CertKind;
+  notBefore: Date;
+  notAfter: Date;
+  issuedAt: Date;
+  revokedAt?: Date;
+  revocationReason?: string;
+  certDer: Buffer;
+}
+
+export interface RegistrationEntry {
+  id: string;
+  spiffeId: string;
+  node: string;
+  workload: string;
+  ttlSeconds?: number;
+  dnsNames: string[];
+  createdAt: Date;
+}
+
+export interface NodeRecord {
+  name: string;
+  spiffeId: string;
+  attestedAt: Date;
+  lastSerial?: string;
+}
+
+type Row = Record<string, unknown>;
+
+const d = (v: unknown): Date | undefined => (v === null || v === undefined ? undefined : new Date(Number(v)));
+const buf = (v: unknown): Buffer | undefined => (v === null || v === undefined ? undefined : (v as Buffer));
+
+/** Split concatenated DER certificates (each a SEQUENCE with a definite length). */
+function splitDer(all: Buffer | undefined): Buffer[] {
+  const out: Buffer[] = [];
+  if (!all) return out;
+  let off = 0;
+  while (off < all.length) {
+    if (all[off] !== 0x30) throw new PkiError("store_error", "corrupt certificate chain in store");
+    let len = all[off + 1]!;
+    let hdr = 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + all[off + 2 + i]!;
+      hdr = 2 + n;
+    }
+    out.push(all.subarray(off, off + hdr + len));
+    off += hdr + len;
+  }
+  return out;
+}
+
+function toCa(r: Row): CaRecord {
+  return {
+    id: Number(r.id),
+    state: r.state as CaState,
+    keyType: String(r.key_type),
+    keyFile: String(r.key_file),
+    certDer: r.cert_der as Buffer,
+    chainDer: splitDer(buf(r.chain_der)),
+    anchorDer: r.anchor_der as Buffer,
+    subject: String(r.subject),
+    serial: String(r.serial),
+    notBefore: new Date(Number(r.not_before)),
+    notAfter: new Date(Number(r.not_after)),
+    createdAt: new Date(Number(r.created_at)),
+    activatedAt: d(r.activated_at),
+    retiredAt: d(r.retired_at),
+    forceRetired: Number(r.force_retired) === 1,
+    crlNumber: BigInt(Number(r.crl_number)),
+    crlDer: buf(r.crl_der),
+    crlThisUpdate: d(r.crl_this_update),
+    crlNextUpdate: d(r.crl_next_update),
+  };
+}
+
+function toCert(r: Row): IssuedCertificate {
+  return {
+    serial: String(r.serial),
+    caId: Number(r.ca_id),
+    spiffeId: String(r.spiffe_id),
+    node: r.node === null ? undefined : String(r.node),
+    kind: r.kind as CertKind,
+    notBefore: new Date(Number(r.not_before)),
+    notAfter: new Date(Number(r.not_after)),
+    issuedAt: new Date(Number(r.issued_at)),
+    revokedAt: d(r.revoked_at),
+    revocationReason: r.revocation_reason === null ? undefined : String(r.revocation_reason),
+    certDer: r.cert_der as Buffer,
+  };
+}
+
+function toEntry(r: Row): RegistrationEntry {
+  return {
+    id: String(r.id),
+    spiffeId: String(r.spiffe_id),
+    node: String(r.node),
+    workload: String(r.workload),
+    ttlSeconds: r.ttl_seconds === null ? undefined : Number(r.ttl_seconds),
+    dnsNames: JSON.parse(String(r.dns_names)) as string[],
+    createdAt: new Date(Number(r.created_at)),
+  };
+}
+
+export interface CertificateFilter {
+  spiffeId?: string;
+  node?: string;
+  caId?: number;
+  /** Only certificates whose notAfter is after this instant. */
+  unexpiredAt?: Date;
+  limit?: number;
+}
+
+export class CaStore {
+  readonly db: Database.Database;
+  private readonly stmts: ReturnType<CaStore["prepare"]>;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+    this.stmts = this.prepare();
+  }
+
+  /** Opens (creating with mode 0600) and migrates the store. */
+  static open(path: string, opts: { durability?: "normal" | "full" } = {}): CaStore {
+    closeSync(openSync(path, "a", 0o600));
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${opts.durability === "full" ? "FULL" : "NORMAL"}`);
+    db.pragma("busy_timeout = 5000");
+    db.pragma("foreign_keys = ON");
+    migrate(db);
+    return new CaStore(db);
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
+      setMeta: db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      insertCa: db.prepare(`INSERT INTO cas (state, key_type, key_file, cert_der, chain_der, anchor_der, subject, serial,
+        not_before, not_after, created_at, activated_at) VALUES (@state, @keyType, @keyFile, @certDer, @chainDer, @anchorDer,
+        @subject, @serial, @notBefore, @notAfter, @createdAt, @activatedAt)`),
+      caById: db.prepare("SELECT * FROM cas WHERE id = ?"),
+      caByState: db.prepare("SELECT * FROM cas WHERE state = ? ORDER BY id"),
+      allCas: db.prepare("SELECT * FROM cas ORDER BY id"),
+      setCaState: db.prepare("UPDATE cas SET state = ?, activated_at = COALESCE(?, activated_at), retired_at = COALESCE(?, retired_at), force_retired = MAX(force_retired, ?) WHERE id = ?"),
+      setCaKeyFile: db.prepare("UPDATE cas SET key_file = ? WHERE id = ?"),
+      setCrl: db.prepare("UPDATE cas SET crl_number = ?, crl_der = ?, crl_this_update = ?, crl_next_update = ? WHERE id = ?"),
+      insertCert: db.prepare(`INSERT INTO certificates (serial, ca_id, spiffe_id, node, kind, not_before, not_after, issued_at, cert_der)
+        VALUES (@serial, @caId, @spiffeId, @node, @kind, @notBefore, @notAfter, @issuedAt, @certDer)`),
+      certBySerial: db.prepare("SELECT * FROM certificates WHERE serial = ?"),
+      revokeSerial: db.prepare("UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE serial = ? AND revoked_at IS NULL"),
+      revokedOfCa: db.prepare("SELECT serial, revoked_at, revocation_reason FROM certificates WHERE ca_id = ? AND revoked_at IS NOT NULL AND not_after > ? ORDER BY serial"),
+      lastExpiryOfCa: db.prepare("SELECT MAX(not_after) AS m FROM certificates WHERE ca_id = ? AND kind != 'server'"),
+      insertEntry: db.prepare(`INSERT INTO entries (id, spiffe_id, node, workload, ttl_seconds, dns_names, created_at)
+        VALUES (@id, @spiffeId, @node, @workload, @ttlSeconds, @dnsNames, @createdAt)`),
+      deleteEntry: db.prepare("DELETE FROM entries WHERE id = ?"),
+      entriesOfNode: db.prepare("SELECT * FROM entries WHERE node = ? ORDER BY workload"),
+      allEntries: db.prepare("SELECT * FROM entries ORDER BY node, workload"),
+      entryFor: db.prepare("SELECT * FROM entries WHERE node = ? AND spiffe_id = ?"),
+      entryById: db.prepare("SELECT * FROM entries WHERE id = ?"),
+      upsertNode: db.prepare(`INSERT INTO nodes (name, spiffe_id, attested_at, last_serial) VALUES (?, ?, ?, ?)
+        ON CONFLICT(name) DO UPDATE SET spiffe_id = excluded.spiffe_id, attested_at = excluded.attested_at, last_serial = excluded.last_serial`),
+      nodeByName: db.prepare("SELECT * FROM nodes WHERE name = ?"),
+      insertToken: db.prepare("INSERT INTO join_tokens (hash, node, created_at, expires_at) VALUES (?, ?, ?, ?)"),
+      tokenByHash: db.prepare("SELECT * FROM join_tokens WHERE hash = ?"),
+      useToken: db.prepare("UPDATE join_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL"),
+    };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  getMeta(key: string): string | undefined {
+    const r = this.stmts.getMeta.get(key) as Row | undefined;
+    return r ? String(r.value) : undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmts.setMeta.run(key, value);
+  }
+
+  /** The trust bundle's sequence number; bumped on every change of the bundle. */
+  bumpBundleSequence(): number {
+    const next = Number(this.getMeta("bundle_sequence") ?? "0") + 1;
+    this.setMeta("bundle_sequence", String(next));
+    return next;
+  }
+
+  insertCa(ca: Omit<CaRecord, "id" | "forceRetired" | "crlNumber" | "retiredAt">): number {
+    const info = this.stmts.insertCa.run({
+      state: ca.state,
+      keyType: ca.keyType,
+      keyFile: ca.keyFile,
+      certDer: ca.certDer,
+      chainDer: ca.chainDer.length ? Buffer.concat(ca.chainDer) : null,
+      anchorDer: ca.anchorDer,
+      subject: ca.subject,
+      serial: ca.serial,
+      notBefore: ca.notBefore.getTime(),
+      notAfter: ca.notAfter.getTime(),
+      createdAt: ca.createdAt.getTime(),
+      activatedAt: ca.activatedAt?.getTime() ?? null,
+    });
+    return Number(info.lastInsertRowid);
+  }
+
+  setCaKeyFile(id: number, keyFile: string): void {
+    this.stmts.setCaKeyFile.run(keyFile, id);
+  }
+
+  getCa(id: number): CaRecord | undefined {
+    const r = this.stmts.caById.get(id) as Row | undefined;
+    return r ? toCa(r) : undefined;
+  }
+
+  casInState(state: CaState): CaRecord[] {
+    return (this.stmts.caByState.all(state) as Row[]).map(toCa);
+  }
+
+  listCas(): CaRecord[] {
+    return (this.stmts.allCas.all() as Row[]).map(toCa);
+  }
+
+  setCaState(id: number, state: CaState, at: Date, force = false): void {
+    this.stmts.setCaState.run(
+      state,
+      state === "active" ? at.getTime() : null,
+      state === "retired" ? at.getTime() : null,
+      force ? 1 : 0,
+      id,
+    );
+  }
+
+  setCrl(id: number, crl: { number: bigint; der: Buffer; thisUpdate: Date; nextUpdate: Date }): void {
+    this.stmts.setCrl.run(Number(crl.number), crl.der, crl.thisUpdate.getTime(), crl.nextUpdate.getTime(), id);
+  }
+
+  insertCertificate(c: Omit<IssuedCertificate, "revokedAt" | "revocationReason">): void {
+    this.stmts.insertCert.run({
+      serial: c.serial,
+      caId: c.caId,
+      spiffeId: c.spiffeId,
+      node: c.node ?? null,
+      kind: c.kind,
+      notBefore: c.notBefore.getTime(),
+      notAfter: c.notAfter.getTime(),
+      issuedAt: c.issuedAt.getTime(),
+      certDer: c.certDer,
+    });
+  }
+
+  getCertificate(serial: string): IssuedCertificate | undefined {
+    const r = this.stmts.certBySerial.get(serial) as Row | undefined;
+    return r ? toCert(r) : undefined;
+  }
+
+  listCertificates(f: CertificateFilter = {}): IssuedCertificate[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.spiffeId !== undefined) (where.push("spiffe_id = ?"), args.push(f.spiffeId));
+    if (f.node !== undefined) (where.push("node = ?"), args.push(f.node));
+    if (f.caId !== undefined) (where.push("ca_id = ?"), args.push(f.caId));
+    if (f.unexpiredAt !== undefined) (where.push("not_after > ?"), args.push(f.unexpiredAt.getTime()));
+    const sql = `SELECT * FROM certificates ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY issued_at, serial LIMIT ?`;
+    args.push(f.limit ?? 1_000_000);
+    return (this.db.prepare(sql).all(...args) as Row[]).map(toCert);
+  }
+
+  /** Marks a certificate revoked; false when it was already revoked. */
+  revokeCertificate(serial: string, at: Date, reason: string): boolean {
+    return this.stmts.revokeSerial.run(at.getTime(), reason, serial).changes === 1;
+  }
+
+  /** Revoked certificates of a CA that have not expired yet (expired ones leave the CRL). */
+  revokedOf(caId: number, now: Date): { serial: string; revokedAt: Date; reason: string }[] {
+    return (this.stmts.revokedOfCa.all(caId, now.getTime()) as Row[]).map((r) => ({
+      serial: String(r.serial),
+      revokedAt: new Date(Number(r.revoked_at)),
+      reason: String(r.revocation_reason),
+    }));
+  }
+
+  /** When the last leaf signed by this CA expires (undefined if it signed none). */
+  lastLeafExpiry(caId: number): Date | undefined {
+    const r = this.stmts.lastExpiryOfCa.get(caId) as Row | undefined;
+    return d(r?.m);
+  }
+
+  insertEntry(e: RegistrationEntry): void {
+    try {
+      this.stmts.insertEntry.run({
+        id: e.id,
+        spiffeId: e.spiffeId,
+        node: e.node,
+        workload: e.workload,
+        ttlSeconds: e.ttlSeconds ?? null,
+        dnsNames: JSON.stringify(e.dnsNames),
+        createdAt: e.createdAt.getTime(),
+      });
+    } catch (err) {
+      if (err instanceof Error && /UNIQUE/.test(err.message)) {
+        throw new PkiError("conflict", `node '${e.node}' already has an entry for workload '${e.workload}' or ID ${e.spiffeId}`);
+      }
+      throw err;
+    }
+  }
+
+  deleteEntry(id: string): boolean {
+    return this.stmts.deleteEntry.run(id).changes === 1;
+  }
+
+  getEntry(id: string): RegistrationEntry | undefined {
+    const r = this.stmts.entryById.get(id) as Row | undefined;
+    return r ? toEntry(r) : undefined;
+  }
+
+  entriesOf(node?: string): RegistrationEntry[] {
+    const rows = node === undefined ? this.stmts.allEntries.all() : this.stmts.entriesOfNode.all(node);
+    return (rows as Row[]).map(toEntry);
+  }
+
+  entryFor(node: string, spiffeId: string): RegistrationEntry | undefined {
+    const r = this.stmts.entryFor.get(node, spiffeId) as Row | undefined;
+    return r ? toEntry(r) : undefined;
+  }
+
+  upsertNode(n: NodeRecord): void {
+    this.stmts.upsertNode.run(n.name, n.spiffeId, n.attestedAt.getTime(), n.lastSerial ?? null);
+  }
+
+  getNode(name: string): NodeRecord | undefined {
+    const r = this.stmts.nodeByName.get(name) as Row | undefined;
+    if (!r) return undefined;
+    return {
+      name: String(r.name),
+      spiffeId: String(r.spiffe_id),
+      attestedAt: new Date(Number(r.attested_at)),
+      lastSerial: r.last_serial === null ? undefined : String(r.last_serial),
+    };
+  }
+
+  insertToken(hash: string, node: string, createdAt: Date, expiresAt: Date): void {
+    this.stmts.insertToken.run(hash, node, createdAt.getTime(), expiresAt.getTime());
+  }
+
+  /**
+   * Spends a join token. Returns its node, or why it cannot be used. Runs in
+   * the caller's transaction so a failed issuance does not burn the token.
+   */
+  consumeToken(hash: string, now: Date): { node: string } | { problem: "unknown" | "used" | "expired" } {
+    const r = this.stmts.tokenByHash.get(hash) as Row | undefined;
+    if (!r) return { problem: "unknown" };
+    if (r.used_at !== null) return { problem: "used" };
+    if (Number(r.expires_at) <= now.getTime()) return { problem: "expired" };
+    if (this.stmts.useToken.run(now.getTime(), hash).changes !== 1) return { problem: "used" };
+    return { node: String(r.node) };
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const current = Number(db.pragma("user_version", { simple: true }));
+  if (current > MIGRATIONS.length) {
+    throw new PkiError("store_error", `store schema version ${current} is newer than this build understands (${MIGRATIONS.length})`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}

@@ -1,0 +1,45 @@
+/** Test helpers: temp dirs, a settable clock, running openssl and the CLI. */
+import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export function tempDir(prefix = "mesh-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** A clock tests move by hand. */
+export class TestClock {
+  private ms: number;
+  constructor(start = Date.UTC(2026, 10, 22, 12, 0, 0)) {
+    this.ms = start;
+  }
+  readonly now = (): Date => new Date(this.ms);
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+  }
+  set(date: Date): void {
+    this.ms = date.getTime();
+  }
+}
+
+export function openssl(args: string[], input?: string | Buffer): string {
+  return execFileSync("openssl", args, { input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+}
+
+/** openssl, returning status and both streams instead of throwing. */
+export function opensslResult(args: string[], input?: string | Buffer): SpawnSyncReturns<string> {
+  return spawnSync("openssl", args, { input, encoding: "utf8" });
+}
+
+export const MESH_BIN = resolve("dist/cli/main.js");
+
+export function mesh(args: string[], env: Record<string, string> = {}, input?: string): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [MESH_BIN, ...args], { encoding: "utf8", input, env: { ...process.env, ...env }, timeout: 60_000 });
+}
+
+export const PASSPHRASE = "test-passphrase-123";
