@@ -208,7 +208,9 @@ export class CertificateAuthority {
     const out: Buffer[] = [];
     for (const ca of this.casInBundle(now)) {
       const k = ca.anchorDer.toString("base64");
-      if (!seen.has(k)) (seen.add(k), out.push(ca.anchorDer));
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(ca.anchorDer);
     }
     return out;
   }

@@ -63,6 +63,12 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
   server.keepAliveTimeout = 30_000;
   server.maxHeadersCount = 64;
   server.on("tlsClientError", (err) => logger.debug({ err: err.message }, "tls handshake failed"));
+  // every raw socket, so close() can end even connections that never became HTTP
+  const sockets = new Set<import("node:net").Socket>();
+  server.on("connection", (s: import("node:net").Socket) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  });
 
   /** The caller's node identity, validated once per TLS connection. */
   const callerOf = (req: IncomingMessage): SpiffeId => {
@@ -178,6 +184,7 @@ export async function startCaServer(opts: CaServerOptions): Promise<CaServer> {
         clearInterval(timer);
         server.close(() => resolve());
         server.closeAllConnections();
+        for (const s of sockets) s.destroy();
       }),
   };
 }

@@ -303,10 +303,14 @@ export class CaStore {
   listCertificates(f: CertificateFilter = {}): IssuedCertificate[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (f.spiffeId !== undefined) (where.push("spiffe_id = ?"), args.push(f.spiffeId));
-    if (f.node !== undefined) (where.push("node = ?"), args.push(f.node));
-    if (f.caId !== undefined) (where.push("ca_id = ?"), args.push(f.caId));
-    if (f.unexpiredAt !== undefined) (where.push("not_after > ?"), args.push(f.unexpiredAt.getTime()));
+    const add = (clause: string, value: unknown) => {
+      where.push(clause);
+      args.push(value);
+    };
+    if (f.spiffeId !== undefined) add("spiffe_id = ?", f.spiffeId);
+    if (f.node !== undefined) add("node = ?", f.node);
+    if (f.caId !== undefined) add("ca_id = ?", f.caId);
+    if (f.unexpiredAt !== undefined) add("not_after > ?", f.unexpiredAt.getTime());
     const sql = `SELECT * FROM certificates ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY issued_at, serial LIMIT ?`;
     args.push(f.limit ?? 1_000_000);
     return (this.db.prepare(sql).all(...args) as Row[]).map(toCert);

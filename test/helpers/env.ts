@@ -1,5 +1,5 @@
 /** Test helpers: temp dirs, a settable clock, running openssl and the CLI. */
-import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -43,3 +43,20 @@ export function mesh(args: string[], env: Record<string, string> = {}, input?: s
 }
 
 export const PASSPHRASE = "test-passphrase-123";
+
+/** Runs a command without blocking the event loop (needed when the server under test is in this process). */
+export function runAsync(cmd: string, args: string[], input = "", timeoutMs = 20_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+    child.stdin.end(input);
+  });
+}
