@@ -4,6 +4,7 @@ import "reflect-metadata";
 import { Command } from "commander";
 import { registerAudit } from "./commands/audit.js";
 import { registerCa } from "./commands/ca.js";
+import { registerUp } from "./commands/up.js";
 import { debugEnabled, reportError } from "./run.js";
 
 export function buildProgram(): Command {
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .option("--debug", "print stack traces on errors")
     .showHelpAfterError(false)
     .exitOverride();
+  registerUp(program);
   registerCa(program);
   registerAudit(program);
   return program;
