@@ -1,22 +1,13 @@
 /** Shared argument helpers of the CLI: durations, passphrases, printing data. */
 import { readFileSync } from "node:fs";
+import { parseDurationSeconds } from "../pki/duration.js";
 import { UsageError } from "./run.js";
-
-const UNIT: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
 
 /** "90", "90s", "10m", "1h", "2d", "1h30m" → seconds. */
 export function parseDuration(text: string, what = "duration"): number {
-  const t = text.trim();
-  if (/^\d+$/.test(t)) return Number(t);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(t); m; m = re.exec(t)) {
-    total += Number(m[1]) * UNIT[m[2]!]!;
-    consumed = re.lastIndex;
-  }
-  if (consumed !== t.length || t.length === 0) throw new UsageError(`${what} '${text}' is not a duration (e.g. 30s, 10m, 1h, 2d)`);
-  return total;
+  const v = parseDurationSeconds(text);
+  if (v === undefined) throw new UsageError(`${what} '${text}' is not a duration (e.g. 30s, 10m, 1h, 2d)`);
+  return v;
 }
 
 /** The CA passphrase: --passphrase-file, else MESH_CA_PASSPHRASE. */

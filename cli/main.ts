@@ -2,6 +2,7 @@
 /** `mesh`: argument parsing and wiring only; the work lives in the parts. */
 import "reflect-metadata";
 import { Command } from "commander";
+import { registerAgent } from "./commands/agent.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerCa } from "./commands/ca.js";
 import { registerUp } from "./commands/up.js";
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerUp(program);
   registerCa(program);
+  registerAgent(program);
   registerAudit(program);
   return program;
 }
