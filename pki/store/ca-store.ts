@@ -154,6 +154,8 @@ export interface CertificateFilter {
 export class CaStore {
   readonly db: Database.Database;
   private readonly stmts: ReturnType<CaStore["prepare"]>;
+  /** The CA rows, read once per change: every issuance needs them, they change only on rotation and CRL signing. */
+  private casCache?: { dataVersion: number; cas: CaRecord[] };
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -180,8 +182,6 @@ export class CaStore {
       insertCa: db.prepare(`INSERT INTO cas (state, key_type, key_file, cert_der, chain_der, anchor_der, subject, serial,
         not_before, not_after, created_at, activated_at) VALUES (@state, @keyType, @keyFile, @certDer, @chainDer, @anchorDer,
         @subject, @serial, @notBefore, @notAfter, @createdAt, @activatedAt)`),
-      caById: db.prepare("SELECT * FROM cas WHERE id = ?"),
-      caByState: db.prepare("SELECT * FROM cas WHERE state = ? ORDER BY id"),
       allCas: db.prepare("SELECT * FROM cas ORDER BY id"),
       setCaState: db.prepare("UPDATE cas SET state = ?, activated_at = COALESCE(?, activated_at), retired_at = COALESCE(?, retired_at), force_retired = MAX(force_retired, ?) WHERE id = ?"),
       setCaKeyFile: db.prepare("UPDATE cas SET key_file = ? WHERE id = ?"),
@@ -213,7 +213,12 @@ export class CaStore {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      this.invalidateCas(); // a rolled-back write must not survive in the cache
+      throw err;
+    }
   }
 
   getMeta(key: string): string | undefined {
@@ -247,24 +252,37 @@ export class CaStore {
       createdAt: ca.createdAt.getTime(),
       activatedAt: ca.activatedAt?.getTime() ?? null,
     });
+    this.invalidateCas();
     return Number(info.lastInsertRowid);
   }
 
   setCaKeyFile(id: number, keyFile: string): void {
     this.stmts.setCaKeyFile.run(keyFile, id);
+    this.invalidateCas();
   }
 
   getCa(id: number): CaRecord | undefined {
-    const r = this.stmts.caById.get(id) as Row | undefined;
-    return r ? toCa(r) : undefined;
+    return this.listCas().find((c) => c.id === id);
   }
 
   casInState(state: CaState): CaRecord[] {
-    return (this.stmts.caByState.all(state) as Row[]).map(toCa);
+    return this.listCas().filter((c) => c.state === state);
   }
 
+  /**
+   * Every CA, oldest first. Cached; the cache is dropped by our own writes to
+   * the CA table and whenever another process commits (PRAGMA data_version).
+   */
   listCas(): CaRecord[] {
-    return (this.stmts.allCas.all() as Row[]).map(toCa);
+    const dataVersion = Number(this.db.pragma("data_version", { simple: true }));
+    if (!this.casCache || this.casCache.dataVersion !== dataVersion) {
+      this.casCache = { dataVersion, cas: (this.stmts.allCas.all() as Row[]).map(toCa) };
+    }
+    return this.casCache.cas;
+  }
+
+  private invalidateCas(): void {
+    this.casCache = undefined;
   }
 
   setCaState(id: number, state: CaState, at: Date, force = false): void {
@@ -275,10 +293,12 @@ export class CaStore {
       force ? 1 : 0,
       id,
     );
+    this.invalidateCas();
   }
 
   setCrl(id: number, crl: { number: bigint; der: Buffer; thisUpdate: Date; nextUpdate: Date }): void {
     this.stmts.setCrl.run(Number(crl.number), crl.der, crl.thisUpdate.getTime(), crl.nextUpdate.getTime(), id);
+    this.invalidateCas();
   }
 
   insertCertificate(c: Omit<IssuedCertificate, "revokedAt" | "revocationReason">): void {
