@@ -36,8 +36,9 @@ export interface UpstreamPem {
   intermediateKeyPassphrase?: string;
 }
 
-function caSubjectName(trustDomain: string, now: Date): string {
-  return `mesh CA ${trustDomain} ${now.toISOString().slice(0, 19)}Z`;
+/** Unique per CA (the serial's first bytes), so verifiers that match issuers by name never confuse two generations. */
+function caSubjectName(trustDomain: string, now: Date, serial: Buffer): string {
+  return `mesh CA ${trustDomain} ${now.toISOString().slice(0, 10)} ${serial.subarray(0, 4).toString("hex")}`;
 }
 
 /** A fresh CA: self-signed, or an intermediate under a root the user brings. */
@@ -54,7 +55,7 @@ export function mintCa(opts: {
   const serial = randomSerial();
   const notBefore = new Date(opts.now.getTime() - opts.backdateSeconds * 1000);
   let notAfter = new Date(opts.now.getTime() + opts.ttlSeconds * 1000);
-  const commonName = caSubjectName(opts.trustDomain, opts.now);
+  const commonName = caSubjectName(opts.trustDomain, opts.now, serial);
   const spec = {
     serial,
     publicKey: keys.publicKey,

@@ -1,6 +1,6 @@
 /** `mesh ca serve`: the CA's HTTPS API until SIGINT/SIGTERM. */
 import type { Command } from "commander";
-import { writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { CertificateAuthority } from "../../pki/ca.js";
 import { NodeApi } from "../../pki/node-api.js";
 import { startCaServer } from "../../pki/service/server.js";
@@ -24,7 +24,11 @@ export function registerCaServe(ca: Command, dirOptions: (c: Command) => Command
       const api = new NodeApi(authority, { signRatePerSecond: parsePositiveInt(o.signRate, "--sign-rate"), signBurst: parsePositiveInt(o.signBurst, "--sign-burst") });
       const srv = await startCaServer({ ca: authority, api, host: listen.host, port: listen.port, logger, dnsNames: o.dns });
       logger.info({ url: srv.url, trust_domain: authority.trustDomain }, "CA serving");
-      if (o.readyFile) writeFileSync(o.readyFile, JSON.stringify({ url: srv.url, port: srv.port, pid: process.pid }) + "\n");
+      if (o.readyFile) {
+        // written whole then renamed, so a watcher never reads a half-written file
+        writeFileSync(`${o.readyFile}.tmp`, JSON.stringify({ url: srv.url, port: srv.port, pid: process.pid }) + "\n");
+        renameSync(`${o.readyFile}.tmp`, o.readyFile);
+      }
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           logger.info({ signal: sig }, "CA stopping");

@@ -76,12 +76,13 @@ export function registerCa(program: Command): void {
     .option("--intermediate-key <file>", "…and the intermediate's key")
     .option("--json", "print the result as JSON")
     .action((o) => {
+      const passphrase = caPassphrase(o.passphraseFile); // before anything touches the disk
       const audit = openCaAudit(o.dir, o.auditDb, true);
       try {
         const created = CertificateAuthority.init(o.dir, {
           trustDomain: o.trustDomain,
           keyType: o.keyType,
-          passphrase: caPassphrase(o.passphraseFile),
+          passphrase,
           audit,
           upstream: upstreamFrom(o),
           settings: {
