@@ -139,7 +139,7 @@ export class NodeAgent {
 
   private setNode(svid: Svid, how: "loaded" | "attested" | "renewed"): void {
     this.node = svid;
-    this.nodeRenewAt = renewalTime(svid.notBefore, svid.notAfter, this.cfg.renewal, this.random).getTime();
+    this.nodeRenewAt = renewalTime(issuedAt(svid, this.clock()), svid.notAfter, this.cfg.renewal, this.random).getTime();
     this.deps.metrics.expiry.set({ spiffe_id: svid.spiffeId, kind: "node" }, svid.notAfter.getTime() / 1000);
     this.resetClient();
     this.deps.logger.info({ spiffe_id: svid.spiffeId, serial: svid.serial, not_after: svid.notAfter.toISOString(), how }, "node identity");
@@ -212,9 +212,14 @@ export class NodeAgent {
         continue;
       }
       const opt = this.cfg.workloads[name];
-      let appToken: string | undefined;
-      if (opt?.app_token_file) appToken = readFileSync(opt.app_token_file, "utf8").trim();
-      await this.deps.sds.addWorkload(name, { appToken, uid: opt?.uid, gid: opt?.gid });
+      try {
+        const appToken = opt?.app_token_file ? readFileSync(opt.app_token_file, "utf8").trim() : undefined;
+        await this.deps.sds.addWorkload(name, { appToken, uid: opt?.uid, gid: opt?.gid });
+      } catch (err) {
+        // one workload's bad socket settings must not hold up the others
+        this.deps.logger.error({ workload: name, err: errText(err) }, "cannot serve this workload; will retry at the next sync");
+        continue;
+      }
       this.workloads.set(name, { entry: e, nextAttempt: now, backoff: new Backoff({ initialMs: this.cfg.backoff.initial * 1000, maxMs: this.cfg.backoff.max * 1000, jitter: 0.2 }, this.random), inFlight: false });
       this.publish(name);
       this.deps.logger.info({ workload: name, spiffe_id: e.spiffe_id }, "workload added");
@@ -242,7 +247,7 @@ export class NodeAgent {
       const svid = await obtainSvid((csr) => this.caClient().sign(spiffeId, csr, st.entry.ttl_seconds ?? undefined));
       if (this.workloads.get(name) !== st) return; // removed meanwhile
       st.svid = svid;
-      st.renewAt = renewalTime(svid.notBefore, svid.notAfter, this.cfg.renewal, this.random);
+      st.renewAt = renewalTime(issuedAt(svid, this.clock()), svid.notAfter, this.cfg.renewal, this.random);
       st.backoff.succeed();
       this.publish(name);
       this.deps.metrics.renewals.inc({ kind: "workload", outcome: "success" });
@@ -277,6 +282,15 @@ export class NodeAgent {
     if (st.svid) secrets.default = { certificateChainPem: st.svid.certPem, privateKeyPem: st.svid.keyPem };
     this.deps.sds.setSecrets(name, secrets);
   }
+}
+
+/**
+ * The lifetime the renewal fraction applies to starts when we got the
+ * certificate: NotBefore is back-dated (60 s) for clock skew, and with short
+ * TTLs counting from it would make the renewal instant already past.
+ */
+function issuedAt(svid: Svid, now: Date): Date {
+  return new Date(Math.max(svid.notBefore.getTime(), Math.min(now.getTime(), svid.notAfter.getTime())));
 }
 
 function errText(err: unknown): string {
