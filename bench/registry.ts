@@ -1,0 +1,5 @@
+/** Every benchmark the runner knows, in the order they run and appear in RESULTS.md. Add new ones here. */
+import { caSign } from "./ca-sign.js";
+import type { Benchmark } from "./lib/types.js";
+
+export const BENCHMARKS: readonly Benchmark[] = [caSign];
