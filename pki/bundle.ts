@@ -47,6 +47,19 @@ function jwkOf(der: Buffer): SpiffeJwk {
  * changes, including when a retired CA silently drops out.
  */
 export function trustBundle(ca: CertificateAuthority, now = ca.now()): TrustBundle {
+  // Every reply of the CA API carries the bundle: reuse it while the CA rows are
+  // unchanged (same cached array) and for at most a second of clock time.
+  const cas = ca.store.listCas();
+  const hit = cache.get(ca);
+  if (hit && hit.cas === cas && Math.abs(now.getTime() - hit.at) < 1000) return hit.bundle;
+  const bundle = buildTrustBundle(ca, now);
+  cache.set(ca, { cas, at: now.getTime(), bundle });
+  return bundle;
+}
+
+const cache = new WeakMap<CertificateAuthority, { cas: readonly unknown[]; at: number; bundle: TrustBundle }>();
+
+function buildTrustBundle(ca: CertificateAuthority, now: Date): TrustBundle {
   const anchors = ca.bundleAnchors(now);
   const fingerprint = createHash("sha256").update(Buffer.concat(anchors)).digest("hex");
   let sequence = Number(ca.store.getMeta("bundle_sequence") ?? "0");
