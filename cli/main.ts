@@ -5,6 +5,8 @@ import { Command } from "commander";
 import { registerAgent } from "./commands/agent.js";
 import { registerAudit } from "./commands/audit.js";
 import { registerCa } from "./commands/ca.js";
+import { registerConfig } from "./commands/config.js";
+import { registerProxy } from "./commands/proxy.js";
 import { registerUp } from "./commands/up.js";
 import { debugEnabled, reportError } from "./run.js";
 
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerUp(program);
   registerCa(program);
   registerAgent(program);
+  registerProxy(program);
+  registerConfig(program);
   registerAudit(program);
   return program;
 }

@@ -1,0 +1,21 @@
+/**
+ * Filter name → factory: how the chain builder turns `filters: [{ <name>: <config> }]`
+ * into filters. Later filters (jwt, hmac, basic, api_token, waf) add a line here.
+ */
+import { authzFilter } from "./authz.js";
+import { rateLimitFilter } from "./rate-limit.js";
+import type { FilterFactory } from "./types.js";
+
+const factories: readonly FilterFactory[] = [authzFilter, rateLimitFilter];
+
+export const FILTER_FACTORIES: ReadonlyMap<string, FilterFactory> = new Map(factories.map((f) => [f.name, f]));
+
+/** The factory registered under name, or undefined. */
+export function filterFactory(name: string): FilterFactory | undefined {
+  return FILTER_FACTORIES.get(name);
+}
+
+/** Registered filter names, for error messages ("expected one of ..."). */
+export function filterNames(): string[] {
+  return [...FILTER_FACTORIES.keys()];
+}

@@ -1,0 +1,197 @@
+/**
+ * The request path of a listener, Envoy's order: peer identity (inbound, once
+ * per TLS socket) → path normalisation → route match → filter chain (with the
+ * body buffered only if a filter needs it) → forwarder. Every local reply is
+ * JSON with a stable code; nothing here throws out to the server.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
+import { isProxyError, statusFor } from "../errors.js";
+import type { FilterChain } from "../filters/chain.js";
+import { isPathRejection, normalizePath } from "../filters/path-normalize.js";
+import type { FilterRequest, ListenerKind } from "../filters/types.js";
+import type { IdentitySnapshot } from "../identity/sds-identity.js";
+import type { PeerIdentity } from "../peer.js";
+import { rewritePath, type CompiledRoute, type RouteTable } from "../routing/table.js";
+import { peerOf } from "../tls/peer-validate.js";
+import { readBody, sendLocalReply, type Exchange, type FinishInfo } from "./exchange.js";
+import { hostOf, requestIdFor, upstreamRequestHeaders, xfccValue } from "./headers.js";
+import { refuseUpgrade } from "./tunnel.js";
+
+export interface ListenerRuntime {
+  readonly name: string;
+  readonly kind: ListenerKind;
+  readonly routes: RouteTable;
+  readonly chain: FilterChain;
+  readonly maxBodyBytes: number;
+  readonly bodyTimeoutMs: number;
+  readonly maxHeaderCount: number;
+  /** The listening port (for FilterRequest.port when Host has none). */
+  port: number;
+  /** True when the listener terminates TLS (ingress with a certificate, inbound). */
+  readonly tls: boolean;
+}
+
+export interface Forwarder {
+  forward(ex: Exchange): void;
+  tunnel(ex: Exchange, client: Duplex, head: Buffer): void;
+}
+
+export interface HandlerDeps {
+  forwarder: Forwarder;
+  identity: () => IdentitySnapshot | undefined;
+  clock: () => Date;
+  record(l: ListenerRuntime, route: string, status: number, seconds: number, fr: FilterRequest | undefined, info: FinishInfo, bytes: number, method: string, path: string): void;
+  /** Set while draining: responses carry Connection: close. */
+  draining: () => boolean;
+}
+
+interface Prepared {
+  fr: FilterRequest;
+  route: CompiledRoute;
+  url: string;
+}
+
+type Refusal = { status: number; code: string; message: string; headers?: Readonly<Record<string, string>>; deniedBy?: string };
+
+export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
+  /** Identity, path, route and filters; a Refusal when the request must not go on. */
+  async function prepare(req: IncomingMessage, requestId: string, withBody: boolean): Promise<{ p: Prepared; body: Buffer | undefined } | Refusal> {
+    if (req.rawHeaders.length / 2 > l.maxHeaderCount) return { status: 431, code: "too_many_headers", message: `more than ${l.maxHeaderCount} request headers` };
+    let peer: PeerIdentity | undefined;
+    if (l.kind === "inbound") {
+      try {
+        peer = peerOf(req.socket as TLSSocket, deps.identity(), deps.clock()).peer;
+      } catch (err) {
+        const code = isProxyError(err) ? err.code : "peer_invalid";
+        return { status: 403, code, message: `peer refused: ${err instanceof Error ? err.message : String(err)}` };
+      }
+    }
+    const method = req.method ?? "GET";
+    const rawUrl = req.url ?? "/";
+    const q = rawUrl.indexOf("?");
+    const norm = normalizePath(q < 0 ? rawUrl : rawUrl.slice(0, q));
+    if (isPathRejection(norm)) return { status: 400, code: norm.code, message: norm.reason };
+    const query = q < 0 ? "" : rawUrl.slice(q + 1);
+    const { host, port } = hostOf(req.headers.host);
+    const route = l.routes.match(method, host, norm, req.headers);
+    const fr: FilterRequest = {
+      method,
+      url: q < 0 ? norm : `${norm}?${query}`,
+      path: norm,
+      query,
+      host,
+      port: port ?? l.port,
+      headers: req.headers,
+      listener: l.kind,
+      listenerName: l.name,
+      route: route?.name ?? "",
+      peer,
+      remoteAddress: req.socket.remoteAddress ?? "",
+      requestId,
+    };
+    if (!route) return { status: 404, code: "no_route", message: `no route for ${method} ${host}${norm}` };
+    let body: Buffer | undefined;
+    if (withBody && l.chain.needsBody) {
+      body = await readBody(req, l.maxBodyBytes, l.bodyTimeoutMs);
+      if (body === undefined) return { status: 413, code: "payload_too_large", message: `request body larger than ${l.maxBodyBytes} bytes` };
+      (fr as { body?: Buffer }).body = body;
+    }
+    const verdict = await l.chain.run(fr);
+    if (verdict) {
+      const d = verdict.denial;
+      return { status: d.status, code: d.code, message: d.reason, headers: d.headers, deniedBy: verdict.filter };
+    }
+    return { p: { fr, route, url: rewritePath(route, fr.url) }, body };
+  }
+
+  function exchange(req: IncomingMessage, res: ServerResponse, p: Prepared, body: Buffer | undefined, started: number, t0: number, upgrade: boolean, w0: number): Exchange {
+    const id = deps.identity();
+    const headers = upstreamRequestHeaders(req.headers, {
+      requestId: p.fr.requestId,
+      xfcc: p.fr.peer ? xfccValue(id?.spiffeId, p.fr.peer) : undefined,
+      upgrade,
+      forwardedFor: l.kind === "ingress" ? p.fr.remoteAddress : undefined,
+      forwardedProto: l.kind === "ingress" ? (l.tls ? "https" : "http") : undefined,
+    });
+    if (body !== undefined) {
+      headers["content-length"] = String(body.length);
+      delete headers["transfer-encoding"];
+    }
+    const cl = req.headers["content-length"];
+    const hasBody = cl !== undefined ? Number(cl) > 0 : req.headers["transfer-encoding"] !== undefined;
+    let finished = false;
+    return {
+      req,
+      res,
+      filterRequest: p.fr,
+      route: p.route,
+      method: p.fr.method,
+      url: p.url,
+      headers,
+      body: body ?? (hasBody ? req : undefined),
+      startedAt: started,
+      finish(status, info = {}) {
+        if (finished) return;
+        finished = true;
+        deps.record(l, p.route.name, status, (performance.now() - t0) / 1000, p.fr, info, bytesOf(res) - w0, p.fr.method, p.fr.path);
+      },
+    };
+  }
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const started = Date.now();
+    const t0 = performance.now();
+    // bytesWritten counts the whole connection; the difference is this response
+    const w0 = bytesOf(res);
+    const requestId = requestIdFor(req.headers, l.kind !== "ingress");
+    if (deps.draining()) res.shouldKeepAlive = false;
+    prepare(req, requestId, true).then(
+      (r) => {
+        if ("status" in r) {
+          sendLocalReply(res, r.status, r.code, r.message, requestId, r.headers);
+          deps.record(l, "", r.status, (performance.now() - t0) / 1000, undefined, { deniedBy: r.deniedBy, code: r.code }, bytesOf(res) - w0, req.method ?? "", (req.url ?? "").split("?")[0]!);
+          if (r.status === 413 || r.status === 400 || r.status === 431) res.shouldKeepAlive = false;
+          return;
+        }
+        deps.forwarder.forward(exchange(req, res, r.p, r.body, started, t0, false, w0));
+      },
+      (err: unknown) => {
+        const code = isProxyError(err) ? err.code : "bad_request";
+        const status = isProxyError(err) ? statusFor(err.code) : 400;
+        sendLocalReply(res, status, code, err instanceof Error ? err.message : String(err), requestId);
+        deps.record(l, "", status, 0, undefined, { code }, 0, req.method ?? "", "");
+      },
+    );
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const started = Date.now();
+    const t0 = performance.now();
+    socket.on("error", () => socket.destroy());
+    const requestId = requestIdFor(req.headers, l.kind !== "ingress");
+    const isWs = String(req.headers.upgrade ?? "").toLowerCase() === "websocket";
+    prepare(req, requestId, false).then(
+      (r) => {
+        if ("status" in r) {
+          refuseUpgrade(socket, r.status, JSON.stringify({ error: { code: r.code, message: r.message } }), { "x-request-id": requestId, ...(r.headers ?? {}) });
+          return;
+        }
+        if (!isWs || !r.p.route.websocket) {
+          refuseUpgrade(socket, 403, JSON.stringify({ error: { code: "upgrade_not_allowed", message: "this route does not allow protocol upgrades" } }));
+          return;
+        }
+        const fake = { writeHead: () => undefined, headersSent: false } as unknown as ServerResponse;
+        deps.forwarder.tunnel(exchange(req, fake, r.p, undefined, started, t0, true, 0), socket, head);
+      },
+      () => refuseUpgrade(socket, 400, JSON.stringify({ error: { code: "bad_request", message: "bad upgrade request" } })),
+    );
+  };
+
+  return { onRequest, onUpgrade };
+}
+
+function bytesOf(res: ServerResponse): number {
+  return res.socket?.bytesWritten ?? 0;
+}

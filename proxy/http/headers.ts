@@ -1,0 +1,109 @@
+/**
+ * Header hygiene on the way through: hop-by-hop headers dropped (RFC 9110
+ * §7.6.1, plus any named in Connection), x-request-id kept only when
+ * well-formed, x-forwarded-client-cert always set by the proxy itself and
+ * never passed through from a client.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { PeerIdentity } from "../peer.js";
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+]);
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The request's id: the caller's when trusted and well-formed, else a new UUID. */
+export function requestIdFor(headers: IncomingHttpHeaders, trustCaller: boolean): string {
+  const id = headers["x-request-id"];
+  return trustCaller && typeof id === "string" && REQUEST_ID.test(id) ? id : randomUUID();
+}
+
+function connectionTokens(v: string | string[] | undefined): string[] {
+  if (v === undefined) return [];
+  const text = Array.isArray(v) ? v.join(",") : v;
+  return text.split(",").map((t) => t.trim().toLowerCase()).filter((t) => t !== "");
+}
+
+/** Envoy's XFCC element: By (us), Hash (peer leaf), URI (peer SPIFFE ID). */
+export function xfccValue(self: string | undefined, peer: PeerIdentity): string {
+  const parts: string[] = [];
+  if (self) parts.push(`By=${self}`);
+  if (peer.certSha256) parts.push(`Hash=${peer.certSha256}`);
+  parts.push(`URI=${peer.spiffeId}`);
+  return parts.join(";");
+}
+
+export interface UpstreamHeaderOptions {
+  requestId: string;
+  /** The XFCC to set (inbound), or undefined to strip it. */
+  xfcc?: string;
+  /** Keep Upgrade/Connection: upgrade (WebSocket tunnels). */
+  upgrade?: boolean;
+  /** Appended to x-forwarded-for (ingress). */
+  forwardedFor?: string;
+  forwardedProto?: "http" | "https";
+}
+
+/** Request headers for the upstream: a fresh object, the client's left as received. */
+export function upstreamRequestHeaders(src: IncomingHttpHeaders, o: UpstreamHeaderOptions): OutgoingHttpHeaders {
+  const drop = connectionTokens(src.connection);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in src) {
+    if (HOP_BY_HOP.has(name) || name === "x-forwarded-client-cert" || name === "x-request-id") continue;
+    if (drop.length > 0 && drop.includes(name)) continue;
+    const v = src[name];
+    if (v !== undefined) out[name] = v;
+  }
+  out["x-request-id"] = o.requestId;
+  if (o.xfcc !== undefined) out["x-forwarded-client-cert"] = o.xfcc;
+  if (o.forwardedFor !== undefined) {
+    const prev = src["x-forwarded-for"];
+    out["x-forwarded-for"] = prev ? `${Array.isArray(prev) ? prev.join(", ") : prev}, ${o.forwardedFor}` : o.forwardedFor;
+  }
+  if (o.forwardedProto !== undefined) out["x-forwarded-proto"] = o.forwardedProto;
+  if (o.upgrade) {
+    out.connection = "upgrade";
+    const up = src.upgrade;
+    if (up !== undefined) out.upgrade = up;
+  }
+  return out;
+}
+
+/** Response headers for the client: hop-by-hop removed. */
+export function downstreamResponseHeaders(src: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+  const drop = connectionTokens(src.connection);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in src) {
+    if (HOP_BY_HOP.has(name)) continue;
+    if (drop.length > 0 && drop.includes(name)) continue;
+    const v = src[name];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+/** Host without port, lower-cased; IPv6 brackets kept. */
+export function hostOf(authority: string | undefined): { host: string; port: number | undefined } {
+  if (!authority) return { host: "", port: undefined };
+  const a = authority.toLowerCase();
+  if (a.startsWith("[")) {
+    const end = a.indexOf("]");
+    const port = a.slice(end + 1).startsWith(":") ? Number(a.slice(end + 2)) : undefined;
+    return { host: a.slice(0, end + 1), port: Number.isInteger(port) ? port : undefined };
+  }
+  const colon = a.lastIndexOf(":");
+  if (colon < 0) return { host: a, port: undefined };
+  const port = Number(a.slice(colon + 1));
+  return { host: a.slice(0, colon), port: Number.isInteger(port) ? port : undefined };
+}
