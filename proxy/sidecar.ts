@@ -342,6 +342,7 @@ export class Sidecar {
     this.draining = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const w of this.watchers) w.close();
+    for (const l of this.listeners) for (const f of l.runtime.chain.filters) f.close?.();
     for (const l of this.listeners) {
       l.srv.server.close();
       l.srv.server.closeAllConnections();

@@ -19,6 +19,7 @@ import { startCaServer } from "../../pki/service/server.js";
 import { workloadSpiffeId } from "../../pki/spiffe-id.js";
 import { parseListen } from "../args.js";
 import { startDemoApp } from "../demo/app.js";
+import { demoCredentials } from "../demo/credentials.js";
 import { freePorts, spawnMesh, stopAll, waitReady, type Child } from "../demo/children.js";
 import { agentConfig, DEMO_NAMESPACE, ingressConfig, sidecarConfig, type DemoPorts } from "../demo/configs.js";
 import { createLogger } from "../logger.js";
@@ -103,7 +104,10 @@ export function registerUp(program: Command): void {
       writeYaml(join(conf, "agent.yaml"), agentConfig({ node: DEMO_NODE, caUrl: srv.url, bundle, dataDir: agentDir, sdsDir, joinTokenFile: tokenFile, auditDb, adminPort: p.agentAdmin }));
       writeYaml(join(conf, "backend.yaml"), sidecarConfig({ td, name: "backend", allowFrom: "frontend", sdsDir, auditDb, p, accessLog: join(logs, "backend-access.log") }));
       writeYaml(join(conf, "frontend.yaml"), sidecarConfig({ td, name: "frontend", allowFrom: "ingress", sdsDir, auditDb, p, accessLog: join(logs, "frontend-access.log") }));
-      writeYaml(join(conf, "ingress.yaml"), ingressConfig({ td, sdsDir, auditDb, p, accessLog: join(logs, "ingress-access.log") }));
+      const demo = await demoCredentials(dir);
+      const c = demo.creds;
+      const auth = { issuer: c.jwt.issuer, audience: c.jwt.audience, jwksFile: c.jwt.jwks_file, hmacConsumersFile: c.hmac.consumers_file, htpasswdFile: c.basic.htpasswd_file, apiKeysFile: c.apikey.keys_file };
+      writeYaml(join(conf, "ingress.yaml"), ingressConfig({ td, sdsDir, auditDb, p, accessLog: join(logs, "ingress-access.log"), auth }));
 
       const children: Child[] = [];
       const stopping = { now: false };
@@ -153,6 +157,7 @@ export function registerUp(program: Command): void {
           backend: `http://127.0.0.1:${p.backendAdmin}`,
           ingress: `http://127.0.0.1:${p.ingressAdmin}`,
         },
+        demo_credentials: demo.file,
         config_dir: conf,
         logs_dir: logs,
         pid: process.pid,
@@ -163,7 +168,8 @@ export function registerUp(program: Command): void {
       out(`mesh up: demo mesh running (trust domain ${td})`);
       out(`  CA            ${srv.url} (TLS 1.3; bundle ${bundle})`);
       out(`  agent         node ${DEMO_NODE}, SDS sockets in ${sdsDir}, admin ${up.admin.agent}`);
-      out(`  ingress       ${up.ingress_url} → frontend (mTLS, ${up.identities.frontend})`);
+      out(`  ingress       ${up.ingress_url} → frontend (mTLS, ${up.identities.frontend}); /api/ JWT, /partner/ HMAC, /admin/ Basic, /keyed/ API key, the rest public`);
+      out(`  credentials   ${demo.file} (0600)`);
       out(`  frontend      inbound ${up.frontend_inbound} (admits ingress only), outbound ${up.frontend_outbound} → backend`);
       out(`  backend       inbound ${up.backend_inbound} (admits frontend only)`);
       out(`  audit log     ${auditDb}; logs in ${logs}; configs in ${conf}`);
@@ -171,6 +177,9 @@ export function registerUp(program: Command): void {
       out("try:");
       out(`  curl -s ${up.ingress_url}/                       # ingress → frontend → backend, over mTLS`);
       out(`  curl -s ${up.admin.backend}/certs                # backend's identity`);
+      out(`  curl -s -u admin:$(node -p 'require("${demo.file}").basic.password') ${up.ingress_url}/admin/   # Basic`);
+      out(`  curl -s -H "apikey: $(node -p 'require("${demo.file}").apikey.key')" ${up.ingress_url}/keyed/   # API key`);
+      out(`  curl -s -i ${up.ingress_url}/api/                  # 401: needs a JWT (sign one with the private JWK in the credentials file)`);
       out(`  curl -sk https://${up.backend_inbound}/          # refused: no client certificate`);
       out(`  ${env} npx mesh ca issue --dir ${caDir} --spiffe-id ${up.identities.frontend} --out-dir /tmp/fe`);
       out(`  curl -sk --cert /tmp/fe/svid.pem --key /tmp/fe/svid.key https://${up.backend_inbound}/   # admitted as frontend (-k: SVIDs name no host)`);

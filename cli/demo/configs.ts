@@ -86,8 +86,37 @@ export function sidecarConfig(o: { td: string; name: "frontend" | "backend"; all
   };
 }
 
-/** The ingress gateway: plain HTTP at the edge, rate limited, then mTLS to the frontend's sidecar. */
-export function ingressConfig(o: { td: string; sdsDir: string; auditDb: string; p: DemoPorts; accessLog: string }) {
+export interface DemoAuthFiles {
+  issuer: string;
+  audience: string;
+  jwksFile: string;
+  hmacConsumersFile: string;
+  htpasswdFile: string;
+  apiKeysFile: string;
+}
+
+/** Ingress routes: /api/ JWT, /partner/ HMAC, /admin/ Basic, /keyed/ API key, the rest public. */
+function ingressAuthn(a: DemoAuthFiles) {
+  return {
+    authn: {
+      providers: {
+        "demo-jwt": { jwt: { issuer: a.issuer, audiences: [a.audience], jwks_file: a.jwksFile, algorithms: ["ES256"], claim_to_headers: [{ claim: "sub", header: "x-user-id" }] } },
+        "demo-hmac": { hmac: { consumers_file: a.hmacConsumersFile, enforce_headers: ["date", "request-line"] } },
+        "demo-basic": { basic: { htpasswd_file: a.htpasswdFile, realm: "demo admin" } },
+        "demo-key": { api_key: { keys_file: a.apiKeysFile } },
+      },
+      rules: [
+        { routes: ["api"], require: "demo-jwt" },
+        { routes: ["partner"], require: "demo-hmac" },
+        { routes: ["admin"], require: "demo-basic" },
+        { routes: ["keyed"], require: "demo-key" },
+      ],
+    },
+  };
+}
+
+/** The ingress gateway: plain HTTP at the edge, authentication per route, rate limited, then mTLS to the frontend's sidecar. */
+export function ingressConfig(o: { td: string; sdsDir: string; auditDb: string; p: DemoPorts; accessLog: string; auth: DemoAuthFiles }) {
   return {
     name: "ingress",
     sds: { socket: `${o.sdsDir}/ingress.sock`, wait_timeout: "60s" },
@@ -100,8 +129,11 @@ export function ingressConfig(o: { td: string; sdsDir: string; auditDb: string; 
         name: "ingress",
         kind: "ingress",
         listen: `127.0.0.1:${o.p.ingress}`,
-        filters: [{ rate_limit: { buckets: [{ name: "per-client", requests_per_second: 200, burst: 400, key: "remote_address" }] } }],
-        routes: [{ name: "frontend", match: { path: { prefix: "/" } }, cluster: "frontend" }],
+        filters: [ingressAuthn(o.auth), { rate_limit: { buckets: [{ name: "per-client", requests_per_second: 200, burst: 400, key: "remote_address" }] } }],
+        routes: [
+          ...["api", "partner", "admin", "keyed"].map((name) => ({ name, match: { path: { prefix: `/${name}/` } }, cluster: "frontend" })),
+          { name: "public", match: { path: { prefix: "/" } }, cluster: "frontend" },
+        ],
       },
     ],
     clusters: [{ name: "frontend", endpoints: [`127.0.0.1:${o.p.frontendInbound}`], spiffe_id: spiffe(o.td, "frontend"), connect_timeout: "2s", timeout: "15s" }],

@@ -69,7 +69,7 @@ export class FilterChain {
     if (!this.hooks.quietFilters?.has(filter)) {
       try {
         this.hooks.audit.append({
-          component: "proxy",
+          component: denial.component ?? "proxy",
           action: `${filter}.deny`,
           outcome: denial.outcome ?? "deny",
           actor: req.auth?.principal ?? req.peer?.spiffeId ?? req.remoteAddress,

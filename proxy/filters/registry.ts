@@ -1,12 +1,13 @@
 /**
  * Filter name → factory: how the chain builder turns `filters: [{ <name>: <config> }]`
- * into filters. Later filters (jwt, hmac, basic, api_token, waf) add a line here.
+ * into filters. authn hosts the authentication providers (proxy/auth/); the WAF adds a line here.
  */
+import { authnFilter } from "../auth/authn-filter.js";
 import { authzFilter } from "./authz.js";
 import { rateLimitFilter } from "./rate-limit.js";
 import type { FilterFactory } from "./types.js";
 
-const factories: readonly FilterFactory[] = [authzFilter, rateLimitFilter];
+const factories: readonly FilterFactory[] = [authzFilter, rateLimitFilter, authnFilter as FilterFactory];
 
 export const FILTER_FACTORIES: ReadonlyMap<string, FilterFactory> = new Map(factories.map((f) => [f.name, f]));
 

@@ -15,8 +15,8 @@ export type ListenerKind = "inbound" | "outbound" | "ingress";
 /** What filters see of a request. Headers are lower-case and may be changed by a filter (e.g. auth strips credentials). */
 export interface FilterRequest {
   readonly method: string;
-  /** Path as received, with the query string. */
-  readonly url: string;
+  /** Normalised path with the query string: what is forwarded. An auth filter may remove a credential parameter from it. */
+  url: string;
   /** Path without the query string, percent-decoding left as received. */
   readonly path: string;
   /** Query string without the `?` ("" when none). */
@@ -57,6 +57,8 @@ export interface Denial {
   readonly outcome?: "deny" | "failure";
   /** Extra audit details (no secrets). */
   readonly details?: Readonly<Record<string, unknown>>;
+  /** Audit component (default "proxy"; authentication failures use "auth"). */
+  readonly component?: string;
 }
 
 export interface HttpFilter {
@@ -64,6 +66,8 @@ export interface HttpFilter {
   /** True when the filter needs the whole request body before deciding (WAF, HMAC). */
   readonly needsBody?: boolean;
   onRequest(req: FilterRequest): Denial | undefined | Promise<Denial | undefined>;
+  /** Stops the filter's timers and watchers (called when the proxy stops). */
+  close?(): void;
 }
 
 export interface FilterDeps {
