@@ -69,6 +69,8 @@ export class Sidecar {
   private sweepTimer?: NodeJS.Timeout;
   private draining = false;
   private inFlight = 0;
+  /** Responses in flight, so a drain can ask each one's client to close after it. */
+  private readonly live = new Set<ServerResponse>();
   private idleWaiters: Array<() => void> = [];
   private tlsErrorsThisSecond = { second: 0, n: 0 };
 
@@ -223,7 +225,9 @@ export class Sidecar {
 
   private track(l: ListenerRuntime, req: IncomingMessage, res: ServerResponse, handle: (req: IncomingMessage, res: ServerResponse) => void): void {
     this.inFlight++;
+    this.live.add(res);
     res.once("close", () => {
+      this.live.delete(res);
       if (--this.inFlight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
     });
     if (l.kind === "inbound") {
@@ -322,6 +326,7 @@ export class Sidecar {
    */
   async drain(timeoutMs = this.config.drain_timeout): Promise<void> {
     this.draining = true;
+    for (const res of this.live) if (!res.headersSent) res.shouldKeepAlive = false;
     for (const l of this.listeners) {
       l.srv.server.close();
       l.srv.server.closeIdleConnections();

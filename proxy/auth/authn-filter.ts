@@ -102,10 +102,17 @@ function removeQueryParams(url: string, names: readonly string[]): string {
   return kept.length === 0 ? url.slice(0, q) : `${url.slice(0, q)}?${kept.join("&")}`;
 }
 
+/** Codes whose detail would tell a client which user names exist: answered like a bad signature, audited as they are. */
+const VAGUE: Readonly<Record<string, { code: string; message: string }>> = {
+  hmac_unknown_user: { code: "hmac_bad_signature", message: "the request signature is not valid" },
+};
+
 function denial(f: AuthFailed, provider: AuthProvider, req: FilterRequest): Denial {
   const headers: Record<string, string> = { ...(f.headers ?? {}) };
   if (f.challenge) headers["www-authenticate"] = f.challenge;
+  const vague = VAGUE[f.code];
   return {
+    ...(vague ? { publicCode: vague.code, publicMessage: vague.message } : {}),
     status: f.status,
     code: f.code,
     reason: f.reason,

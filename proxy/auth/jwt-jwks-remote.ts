@@ -70,8 +70,6 @@ export interface RemoteOptions {
   readonly clock: () => Date;
   /** Called when the usable keys change. */
   readonly onChange: () => void;
-  /** Replaces the undici fetch (tests of failure modes). */
-  readonly fetcher?: JwksFetcher;
 }
 
 export class RemoteKeySource implements KeySource {
@@ -81,7 +79,7 @@ export class RemoteKeySource implements KeySource {
   private lastRequestFetchMs = -Infinity;
   private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly agent: Agent | undefined;
+  private readonly agent: Agent;
   private readonly fetcher: JwksFetcher;
   private closed = false;
   lastError: string | undefined;
@@ -89,12 +87,8 @@ export class RemoteKeySource implements KeySource {
   readonly fetches = { background: 0, request: 0 };
 
   constructor(private readonly opts: RemoteOptions) {
-    if (opts.fetcher) {
-      this.fetcher = opts.fetcher;
-    } else {
-      this.agent = new Agent({ connect: { timeout: opts.timeoutMs }, keepAliveTimeout: 10_000, connections: 2 });
-      this.fetcher = undiciFetcher(this.agent);
-    }
+    this.agent = new Agent({ connect: { timeout: opts.timeoutMs }, keepAliveTimeout: 10_000, connections: 2 });
+    this.fetcher = undiciFetcher(this.agent);
   }
 
   /** First fetch (in the background) and the refresh timer; call once. */
@@ -161,6 +155,6 @@ export class RemoteKeySource implements KeySource {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    void this.agent?.close().catch(() => undefined);
+    void this.agent.close().catch(() => undefined);
   }
 }

@@ -15,7 +15,7 @@ import { VerifiedCache, tokenKey } from "./jwt-cache.js";
 import { checkClaims, claimValue, deepFreeze, headerValue, missingClaim, type ClaimRules } from "./jwt-claims.js";
 import { extractToken, type TokenLocation, type TokenSources } from "./jwt-extract.js";
 import { FileKeySource } from "./jwt-jwks-file.js";
-import { RemoteKeySource, type JwksFetcher } from "./jwt-jwks-remote.js";
+import { RemoteKeySource } from "./jwt-jwks-remote.js";
 import { StaticKeySource, parseJwks, selectKeys, type KeySet, type KeySource } from "./jwt-keys.js";
 import { JWT_LIMITS, jwtConfigSchema, type JwtConfig } from "./jwt-schema.js";
 import { isTokenProblem, parseJwt, type ParsedJwt } from "./jwt-token.js";
@@ -28,11 +28,6 @@ const MISSING: AuthOutcome = { kind: "missing" };
 type Verified =
   | { readonly kind: "ok"; readonly principal: string; readonly claims: Readonly<Record<string, unknown>>; readonly setHeaders: Readonly<Record<string, string>> }
   | AuthFailed;
-
-export interface JwtProviderOptions {
-  /** Replaces the undici JWKS fetch (tests of failure modes). */
-  readonly fetcher?: JwksFetcher;
-}
 
 export class JwtProvider implements AuthProvider {
   readonly type = "jwt" as const;
@@ -49,7 +44,6 @@ export class JwtProvider implements AuthProvider {
     readonly name: string,
     private readonly config: JwtConfig,
     deps: ProviderDeps,
-    opts: JwtProviderOptions = {},
   ) {
     this.allowed = new Set(config.algorithms);
     this.sources = { headers: config.from_headers, params: config.from_params, cookies: config.from_cookies };
@@ -85,7 +79,6 @@ export class JwtProvider implements AuthProvider {
         timeoutMs: config.jwks_fetch_timeout,
         clock: deps.clock,
         onChange,
-        ...(opts.fetcher ? { fetcher: opts.fetcher } : {}),
       });
       remote.start();
       this.source = remote;

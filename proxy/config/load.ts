@@ -53,6 +53,8 @@ export function validateProxyConfig(raw: unknown, baseDir: string, source = "con
 
   const seen = new Map<string, string>();
   const unique = (kind: string, value: string, at: string): void => {
+    // port 0 asks the kernel for any free port: several of those never clash
+    if (kind === "listen address" && value.endsWith(":0")) return;
     const key = `${kind}\u0000${value}`;
     const first = seen.get(key);
     if (first) errors.push(`${at}: ${kind} "${value}" already used at ${first}`);

@@ -57,6 +57,9 @@ export interface Denial {
   readonly outcome?: "deny" | "failure";
   /** Extra audit details (no secrets). */
   readonly details?: Readonly<Record<string, unknown>>;
+  /** What the client is told, when it must be vaguer than the audited code and reason (e.g. not revealing whether a user exists). */
+  readonly publicCode?: string;
+  readonly publicMessage?: string;
   /** Audit component (default "proxy"; authentication failures use "auth"). */
   readonly component?: string;
 }

@@ -101,7 +101,7 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
     const verdict = await l.chain.run(fr);
     if (verdict) {
       const d = verdict.denial;
-      return { status: d.status, code: d.code, message: d.reason, headers: d.headers, deniedBy: verdict.filter };
+      return { status: d.status, code: d.publicCode ?? d.code, message: d.publicMessage ?? d.reason, headers: d.headers, deniedBy: verdict.filter };
     }
     return { p: { fr, route, url: rewritePath(route, fr.url) }, body };
   }

@@ -29,6 +29,10 @@ export interface ForwarderDeps {
   now: () => number;
 }
 
+function tryTimeoutError(): Error {
+  return Object.assign(new Error("per-try timeout"), { code: "UND_ERR_HEADERS_TIMEOUT" });
+}
+
 const FAILURE_STATUS: Record<"connect-failure" | "reset" | "timeout", number> = { "connect-failure": 503, reset: 503, timeout: 504 };
 
 function classify(err: Error): { outcome: "connect-failure" | "reset" | "timeout"; code: string } {
@@ -94,6 +98,10 @@ class Attempts implements Dispatcher.DispatchHandler {
   private pending = false;
   private controller: Dispatcher.DispatchController | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
+  /** Per attempt: undici's own header timeout ticks in whole seconds, too coarse for a per_try_timeout of 200 ms. */
+  private tryTimer: NodeJS.Timeout | undefined;
+  private tryExpired = false;
+  private timedOut = false;
   private readonly deadline: number;
   private readonly perTryMs: number;
 
@@ -142,7 +150,10 @@ class Attempts implements Dispatcher.DispatchHandler {
     const body = this.ex.body;
     const remaining = this.deadline - Date.now();
     const perTry = this.perTryMs > 0 ? this.perTryMs : undefined;
-    const headersTimeout = Math.max(1, Math.min(perTry ?? 300_000, Number.isFinite(remaining) ? remaining : 300_000));
+    const headersTimeout = Math.max(1000, Math.min(300_000, Number.isFinite(remaining) ? remaining + 1000 : 300_000));
+    // reset before dispatch: onRequestStart may run inside dispatch()
+    this.tryExpired = false;
+    if (perTry !== undefined) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
     this.d.pools.get(c, ep).dispatch(
       {
         path: this.ex.url,
@@ -150,7 +161,7 @@ class Attempts implements Dispatcher.DispatchHandler {
         headers: this.ex.headers as Record<string, string | string[]>,
         body: body ?? null,
         headersTimeout,
-        bodyTimeout: perTry ?? 300_000,
+        bodyTimeout: 300_000,
         idempotent: false,
       },
       this,
@@ -161,12 +172,25 @@ class Attempts implements Dispatcher.DispatchHandler {
     this.controller = controller;
     this.releasePending();
     if (this.cancelled) controller.abort(new Error("client closed the connection"));
+    else if (this.tryExpired) controller.abort(tryTimeoutError());
+  }
+
+  private onTryTimeout(): void {
+    this.tryTimer = undefined;
+    this.tryExpired = true;
+    this.controller?.abort(tryTimeoutError());
+  }
+
+  private clearTryTimer(): void {
+    if (this.tryTimer) clearTimeout(this.tryTimer);
+    this.tryTimer = undefined;
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     this.controller = controller;
     this.releasePending();
     if (statusCode < 200) return; // 1xx informational: wait for the final status
+    this.clearTryTimer();
     this.status = statusCode;
     if (this.wantsRetry(statusCode)) {
       this.discard = true;
@@ -196,7 +220,8 @@ class Attempts implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     this.releasePending();
-    if (this.cancelled || this.done) {
+    this.clearTryTimer();
+    if (this.cancelled || this.done || this.timedOut) {
       // we aborted it (client gone, total timeout): the attempt is accounted for already or now
       if (this.ep) this.release(this.cancelled ? "cancelled" : "timeout");
       return;
@@ -257,6 +282,8 @@ class Attempts implements Dispatcher.DispatchHandler {
 
   private onTotalTimeout(): void {
     if (this.done) return;
+    this.timedOut = true;
+    this.clearTryTimer();
     this.controller?.abort(new Error("route timeout"));
     if (this.ep) this.release("timeout");
     if (this.ex.res.headersSent) {
@@ -276,6 +303,7 @@ class Attempts implements Dispatcher.DispatchHandler {
     if (this.done) return;
     this.done = true;
     if (this.totalTimer) clearTimeout(this.totalTimer);
+    this.clearTryTimer();
     this.ex.finish(status, { cluster: this.cluster.name, upstream: this.lastEp?.address, attempts: this.retries + 1, code });
   }
 }

@@ -23,7 +23,7 @@ test("mesh up starts the CA with the demo registrations, writes up.json, and sto
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
   t.teardown(() => child.kill("SIGKILL"));
-  t.true(await waitFor(join(dir, "up.json"), 20_000), "up.json written");
+  t.true(await waitFor(join(dir, "up.json"), 60_000), "up.json written");
   const up = JSON.parse(readFileSync(join(dir, "up.json"), "utf8")) as { trust_domain: string; ca_dir: string; ca_url: string; ca_bundle: string; audit_db: string };
   t.is(up.trust_domain, "demo.mesh");
   t.is(statSync(join(dir, "ca-passphrase")).mode & 0o777, 0o600);
@@ -34,8 +34,9 @@ test("mesh up starts the CA with the demo registrations, writes up.json, and sto
   t.is((JSON.parse(bundle.stdout) as { keys: unknown[] }).keys.length, 1);
   const list = await runAsync(process.execPath, [MESH_BIN, "ca", "entry", "list", "--dir", up.ca_dir, "--json", "--passphrase-file", join(dir, "ca-passphrase")]);
   t.is(list.status, 0, list.stderr);
-  t.deepEqual((JSON.parse(list.stdout) as { workload: string }[]).map((e) => e.workload).sort(), ["backend", "frontend"]);
-  t.regex(stdout, /control plane running/);
+  t.deepEqual((JSON.parse(list.stdout) as { workload: string }[]).map((e) => e.workload).sort(), ["backend", "frontend", "ingress"]);
+  t.regex(stdout, /demo mesh running/);
+  t.is(statSync(join(dir, "demo-credentials.json")).mode & 0o777, 0o600);
   child.kill("SIGTERM");
   t.is(await exited, 0);
   const verify = await runAsync(process.execPath, [MESH_BIN, "audit", "verify", "--db", up.audit_db]);

@@ -141,3 +141,17 @@ test("built from config with a real API-key provider: key in header passes, the 
   t.is(req.headers.apikey, undefined);
   t.is(req.headers["x-consumer-username"], "ci-bot");
 });
+
+test("a failure that would reveal whether a user exists is answered vaguely but audited in full", (t) => {
+  const who: AuthProvider = {
+    name: "partners",
+    type: "hmac",
+    needsBody: false,
+    authenticate: () => ({ kind: "fail", status: 401, code: "hmac_unknown_user", reason: 'unknown hmac user "mallory"', principal: "mallory" }),
+  };
+  const f = new AuthnFilter([{ routes: ["*"], rule: { mode: "any", providers: [who], allowMissing: false } }], [], [who], new FakeClock().now);
+  const d = run(f, request({ route: "p" }));
+  t.is(d?.code, "hmac_unknown_user");
+  t.is(d?.publicCode, "hmac_bad_signature");
+  t.false((d?.publicMessage ?? "").includes("mallory"));
+});

@@ -8,7 +8,7 @@ import { createHmac, generateKeyPairSync, sign as cryptoSign, type KeyObject } f
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SignJWT, type JWTPayload } from "jose";
-import { JwtProvider, jwtProvider, type JwtProviderOptions } from "../../../proxy/auth/jwt.js";
+import { JwtProvider, jwtProvider } from "../../../proxy/auth/jwt.js";
 import type { AuthOutcome, AuthProvider } from "../../../proxy/auth/types.js";
 import type { FilterRequest } from "../../../proxy/filters/types.js";
 import { FakeClock } from "../filters/fixtures.js";
@@ -97,11 +97,11 @@ export interface Built {
 }
 
 /** Validates raw config with the factory's schema and builds the provider (a real JwtProvider). */
-export function build(raw: Record<string, unknown>, opts: { clock?: FakeClock; baseDir?: string } & JwtProviderOptions = {}): Built {
+export function build(raw: Record<string, unknown>, opts: { clock?: FakeClock; baseDir?: string } = {}): Built {
   const clock = opts.clock ?? new FakeClock();
   const r = jwtProvider.schema.safeParse(raw);
   if (!r.success) throw new Error(r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
-  const provider = new JwtProvider("jwt-test", r.data, { clock: clock.now, baseDir: opts.baseDir ?? "/tmp" }, opts);
+  const provider = new JwtProvider("jwt-test", r.data, { clock: clock.now, baseDir: opts.baseDir ?? "/tmp" });
   return { provider, clock };
 }
 
