@@ -8,7 +8,7 @@ test("the registry maps filter names to their factories", (t) => {
   t.is(filterFactory("authz"), authzFilter);
   t.is(filterFactory("rate_limit"), rateLimitFilter);
   t.is(filterFactory("nope"), undefined);
-  t.deepEqual(filterNames().sort(), ["authz", "rate_limit"]);
+  t.deepEqual(filterNames().sort(), ["authn", "authz", "rate_limit"]);
   for (const [name, f] of FILTER_FACTORIES) t.is(f.name, name);
 });
 
