@@ -17,14 +17,14 @@ import { mesh, ok, okJson, pemBlocks, sleep, startCaServe, type ChildExit, type 
 export const TD = "example.org";
 export const idOf = (workload: string): string => `spiffe://${TD}/ns/e2e/sa/${workload}`;
 
-/** Polls cond (sync or async) every 100 ms until it returns something other than undefined/false, at most timeoutMs. */
-export async function waitFor<T>(cond: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+/** Polls cond (sync or async) every intervalMs until it returns something other than undefined/false, at most timeoutMs. */
+export async function waitFor<T>(cond: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string, intervalMs = 100): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await cond();
     if (v !== undefined && v !== false) return v;
     if (Date.now() >= end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
+    await sleep(intervalMs);
   }
 }
 

@@ -15,25 +15,20 @@ import { stringify as toYaml } from "yaml";
 import { CertificateAuthority, chainPem } from "../../pki/ca.js";
 import { currentCrlsPem, revoke } from "../../pki/revocation.js";
 import { SdsServer } from "../../sds-server/server.js";
+import { waitFor as pollUntil } from "./agent-env.js";
 import { MESH_BIN, PASSPHRASE, removeDir, runAsync, tempDir } from "./env.js";
+import { sleep } from "./mesh-cli.js";
 
 export const TD = "example.org";
 export const idOf = (sa: string): string => `spiffe://${TD}/ns/e2e/sa/${sa}`;
 /** Istio principal form (authz policies): no spiffe:// prefix. */
 export const principalOf = (sa: string): string => `${TD}/ns/e2e/sa/${sa}`;
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Polls cond every 50 ms until it returns something other than undefined/false, at most timeoutMs. */
-export async function waitFor<T>(cond: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await cond();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() >= end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
+export const waitFor = <T>(cond: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> =>
+  pollUntil(cond, timeoutMs, what, 50);
 
 export interface Svid {
   spiffeId: string;
