@@ -75,6 +75,9 @@ export class ApiKeyProvider implements AuthProvider {
   private readonly headerNames: readonly string[];
   private readonly queryNames: ReadonlySet<string>;
   private readonly challenge: string;
+  get missingChallenge(): string {
+    return this.challenge;
+  }
 
   constructor(
     readonly name: string,

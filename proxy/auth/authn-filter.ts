@@ -179,7 +179,7 @@ export class AuthnFilter implements HttpFilter {
     if (firstFail && (rule.mode === "all" || oks.length === 0)) return denial(firstFail.f, firstFail.p, req);
     if (missing === outcomes.length && rule.allowMissing) return undefined;
     const p = rule.providers[0]!;
-    const challenge = rule.providers.map((x) => (x.type === "jwt" ? `Bearer realm="${x.name}"` : x.type === "basic" ? `Basic realm="${x.name}"` : x.type === "hmac" ? `hmac realm="${x.name}"` : `Key realm="${x.name}"`)).join(", ");
+    const challenge = rule.providers.map((x) => x.missingChallenge).join(", ");
     const what = rule.mode === "all" && oks.length > 0 ? "not every required credential was presented" : "no credential presented";
     return denial({ kind: "fail", status: 401, code: "auth_required", reason: `authentication required: ${what}`, challenge }, p, req);
   }

@@ -60,6 +60,9 @@ export class BasicProvider implements AuthProvider {
   private readonly cache: VerifyCache;
   private readonly inflight = new Map<string, Promise<boolean>>();
   private readonly challenge: string;
+  get missingChallenge(): string {
+    return this.challenge;
+  }
   private readonly strip: readonly string[] | undefined;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly verify: (password: string, hash: StoredHash) => Promise<boolean>;

@@ -54,6 +54,9 @@ export class HmacProvider implements AuthProvider {
   private readonly allowed: ReadonlySet<string>;
   private readonly replay: ReplayCache | undefined;
   private readonly challenge: string;
+  get missingChallenge(): string {
+    return this.challenge;
+  }
 
   constructor(
     readonly name: string,

@@ -38,6 +38,7 @@ export class JwtProvider implements AuthProvider {
   private readonly cache: VerifiedCache<Verified>;
   private readonly source: KeySource;
   private readonly challenge: string;
+  readonly missingChallenge: string;
   private readonly scopeChallenge: string;
 
   constructor(
@@ -56,6 +57,7 @@ export class JwtProvider implements AuthProvider {
     };
     this.cache = new VerifiedCache(config.cache_size);
     this.challenge = `Bearer realm="${name}", error="invalid_token"`;
+    this.missingChallenge = `Bearer realm="${name}"`;
     this.scopeChallenge = `Bearer realm="${name}", error="insufficient_scope"`;
     const onChange = (): void => this.cache.clear();
     if (config.jwks !== undefined) {

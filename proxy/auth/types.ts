@@ -58,6 +58,8 @@ export interface AuthProvider {
   readonly type: ProviderType;
   /** True when the provider needs the whole request body (HMAC with body validation). */
   readonly needsBody: boolean;
+  /** WWW-Authenticate for a request that carried no credential at all (RFC 6750: no error= then). */
+  readonly missingChallenge: string;
   authenticate(req: FilterRequest, now: Date): AuthOutcome | Promise<AuthOutcome>;
   /** Stops watchers and timers (file reloads, JWKS refresh). */
   close?(): void;

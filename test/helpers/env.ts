@@ -57,6 +57,8 @@ export function runAsync(cmd: string, args: string[], input = "", timeoutMs = 20
       clearTimeout(timer);
       resolve({ status, stdout, stderr });
     });
+    // a child that exits before reading its input must not crash the test worker with EPIPE
+    child.stdin.on("error", () => undefined);
     child.stdin.end(input);
   });
 }

@@ -84,9 +84,10 @@ function demoPids(): number[] {
     });
 }
 
-function alive(pid: number): boolean {
+/** Sends sig (0: only probes); false when the process is gone. */
+function signal(pid: number, sig: NodeJS.Signals | 0): boolean {
   try {
-    process.kill(pid, 0);
+    process.kill(pid, sig);
     return true;
   } catch {
     return false;
@@ -98,6 +99,12 @@ test.before(async () => {
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MESH_")) env[k] = v;
   const c = spawn(process.execPath, [MESH_BIN, "up", "--dir", dir, "--log-level", "warn"], { env, stdio: ["ignore", "pipe", "pipe"] });
   child = c;
+  // If the worker dies (an uncaught error skips test.after.always), take the whole mesh down with it.
+  process.once("exit", () => {
+    if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    for (const p of demoPids()) signal(p, "SIGKILL");
+    removeDir(dir);
+  });
   c.stdout.on("data", (d: Buffer) => (log += d.toString()));
   c.stderr.on("data", (d: Buffer) => (log += d.toString()));
   up = await waitFor(
@@ -128,8 +135,8 @@ test.after.always(async () => {
     clearTimeout(timer);
   }
   // mesh up stops its children on SIGTERM; after a SIGKILL they would be orphans.
-  await waitFor(() => pids.every((p) => !alive(p)), 3000, "demo children to exit").catch(() => undefined);
-  for (const p of pids) if (alive(p)) process.kill(p, "SIGKILL");
+  await waitFor(() => pids.every((p) => !signal(p, 0)), 3000, "demo children to exit").catch(() => undefined);
+  for (const p of pids) signal(p, "SIGKILL");
   removeDir(dir);
 });
 

@@ -15,6 +15,7 @@ function fake(name: string, type: ProviderType = "api_key"): AuthProvider {
     name,
     type,
     needsBody: false,
+    missingChallenge: `Key realm="${name}"`,
     authenticate(req: FilterRequest): AuthOutcome {
       const v = req.headers[`x-test-${name}`];
       if (v === undefined) return { kind: "missing" };
@@ -147,6 +148,7 @@ test("a failure that would reveal whether a user exists is answered vaguely but 
     name: "partners",
     type: "hmac",
     needsBody: false,
+    missingChallenge: 'hmac realm="partners"',
     authenticate: () => ({ kind: "fail", status: 401, code: "hmac_unknown_user", reason: 'unknown hmac user "mallory"', principal: "mallory" }),
   };
   const f = new AuthnFilter([{ routes: ["*"], rule: { mode: "any", providers: [who], allowMissing: false } }], [], [who], new FakeClock().now);
