@@ -26,7 +26,17 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** A process `mesh up` started stops (gracefully, via SIGTERM) when `mesh up` is gone, even if it was killed with SIGKILL. */
+function exitWithParent(): void {
+  const parent = Number(process.env.MESH_EXIT_WITH_PARENT);
+  if (!Number.isInteger(parent) || parent <= 1) return;
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, "SIGTERM");
+  }, 1000).unref();
+}
+
 async function main(): Promise<void> {
+  exitWithParent();
   const program = buildProgram();
   try {
     await program.parseAsync(process.argv);

@@ -26,7 +26,7 @@ export const LEAN_ENV = { MALLOC_ARENA_MAX: "2" };
 
 export function spawnMesh(name: string, args: string[], logFile: string): Child {
   const fd = openSync(logFile, "a", 0o600);
-  const proc = spawn(process.execPath, [...LEAN_NODE_FLAGS, CLI, ...args], { stdio: ["ignore", fd, fd], env: { ...LEAN_ENV, ...process.env } });
+  const proc = spawn(process.execPath, [...LEAN_NODE_FLAGS, CLI, ...args], { stdio: ["ignore", fd, fd], env: { ...LEAN_ENV, ...process.env, MESH_EXIT_WITH_PARENT: String(process.pid) } });
   closeSync(fd);
   return { name, proc, log: logFile };
 }
