@@ -27,6 +27,8 @@ export interface AccessEntry {
 }
 
 export interface AccessLog {
+  /** False for "off": callers skip building entries at all. */
+  readonly enabled: boolean;
   write(e: AccessEntry): void;
   close(): Promise<void>;
 }
@@ -35,7 +37,7 @@ const MAX_PATH = 1024;
 
 /** Lines are batched and flushed every 50 ms or at 64 KiB, so a busy proxy makes a few writes a second, not one per request. */
 export function openAccessLog(target: "stdout" | "off" | string, flushMs = 50): AccessLog {
-  if (target === "off") return { write: () => undefined, close: async () => undefined };
+  if (target === "off") return { enabled: false, write: () => undefined, close: async () => undefined };
   const stream: Writable = target === "stdout" ? process.stdout : createWriteStream(target, { flags: "a", mode: 0o600 });
   stream.on("error", () => undefined); // a full disk must not take the proxy down; lines are lost, requests are not
   let dropped = 0;
@@ -58,6 +60,7 @@ export function openAccessLog(target: "stdout" | "off" | string, flushMs = 50): 
     batch = "";
   };
   return {
+    enabled: true,
     write(e) {
       if (e.path.length > MAX_PATH) e.path = `${e.path.slice(0, MAX_PATH)}…`;
       batch += `${JSON.stringify(e)}\n`;

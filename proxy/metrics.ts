@@ -88,6 +88,19 @@ export class ProxyMetrics {
   private readonly reqChildren = new Map<string, Inc>();
   private readonly durChildren = new Map<string, Obs>();
 
+  private readonly upChildren = new Map<string, Inc>();
+
+  /** One upstream attempt's outcome, with the labelled child cached (cluster names come from config). */
+  upstreamResult(cluster: string, outcome: string): void {
+    const key = `${cluster}\u0000${outcome}`;
+    let c = this.upChildren.get(key);
+    if (!c) {
+      c = this.upstream.labels(cluster, outcome);
+      if (this.upChildren.size < 10_000) this.upChildren.set(key, c);
+    }
+    c.inc();
+  }
+
   /** One finished request: counts it and observes its duration. */
   record(listener: string, route: string, status: number, seconds: number): void {
     const key = `${listener}\u0000${route}`;

@@ -241,6 +241,7 @@ export class Sidecar {
 
   private record(l: ListenerRuntime, route: string, status: number, seconds: number, fr: FilterRequest | undefined, info: FinishInfo, bytes: number, method: string, path: string): void {
     this.metrics.record(l.name, route, status, seconds);
+    if (!this.accessLog.enabled) return;
     this.accessLog.write({
       ts: this.clock().toISOString(),
       listener: l.name,

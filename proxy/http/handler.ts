@@ -57,7 +57,23 @@ type Refusal = { status: number; code: string; message: string; headers?: Readon
 
 export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
   /** Identity, path, route and filters; a Refusal when the request must not go on. */
-  async function prepare(req: IncomingMessage, requestId: string, withBody: boolean): Promise<{ p: Prepared; body: Buffer | undefined } | Refusal> {
+  type Ready = { p: Prepared; body: Buffer | undefined } | Refusal;
+
+  /** The chain's verdict as a Ready; synchronous when every filter was (the common case costs no promise). */
+  function afterChain(fr: FilterRequest, route: CompiledRoute, body: Buffer | undefined): Ready | Promise<Ready> {
+    const decide = (verdict: Awaited<ReturnType<FilterChain["run"]>>): Ready => {
+      if (verdict) {
+        const d = verdict.denial;
+        return { status: d.status, code: d.publicCode ?? d.code, message: d.publicMessage ?? d.reason, headers: d.headers, deniedBy: verdict.filter };
+      }
+      return { p: { fr, route, url: rewritePath(route, fr.url) }, body };
+    };
+    if (l.chain.filters.length === 0) return decide(undefined);
+    const v = l.chain.run(fr);
+    return v instanceof Promise ? v.then(decide) : decide(v);
+  }
+
+  function prepare(req: IncomingMessage, requestId: string, withBody: boolean): Ready | Promise<Ready> {
     if (req.rawHeaders.length / 2 > l.maxHeaderCount) return { status: 431, code: "too_many_headers", message: `more than ${l.maxHeaderCount} request headers` };
     let peer: PeerIdentity | undefined;
     if (l.kind === "inbound") {
@@ -92,18 +108,14 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
       requestId,
     };
     if (!route) return { status: 404, code: "no_route", message: `no route for ${method} ${host}${norm}` };
-    let body: Buffer | undefined;
     if (withBody && l.chain.needsBody) {
-      body = await readBody(req, l.maxBodyBytes, l.bodyTimeoutMs);
-      if (body === undefined) return { status: 413, code: "payload_too_large", message: `request body larger than ${l.maxBodyBytes} bytes` };
-      (fr as { body?: Buffer }).body = body;
+      return readBody(req, l.maxBodyBytes, l.bodyTimeoutMs).then((body) => {
+        if (body === undefined) return { status: 413, code: "payload_too_large", message: `request body larger than ${l.maxBodyBytes} bytes` };
+        (fr as { body?: Buffer }).body = body;
+        return afterChain(fr, route, body);
+      });
     }
-    const verdict = await l.chain.run(fr);
-    if (verdict) {
-      const d = verdict.denial;
-      return { status: d.status, code: d.publicCode ?? d.code, message: d.publicMessage ?? d.reason, headers: d.headers, deniedBy: verdict.filter };
-    }
-    return { p: { fr, route, url: rewritePath(route, fr.url) }, body };
+    return afterChain(fr, route, undefined);
   }
 
   function exchange(req: IncomingMessage, res: ServerResponse, p: Prepared, body: Buffer | undefined, started: number, t0: number, upgrade: boolean, w0: number): Exchange {
@@ -147,8 +159,7 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
     const w0 = bytesOf(res);
     const requestId = requestIdFor(req.headers, l.kind !== "ingress");
     if (deps.draining()) res.shouldKeepAlive = false;
-    prepare(req, requestId, true).then(
-      (r) => {
+    const onReady = (r: Ready): void => {
         if ("status" in r) {
           sendLocalReply(res, r.status, r.code, r.message, requestId, r.headers);
           deps.record(l, "", r.status, (performance.now() - t0) / 1000, undefined, { deniedBy: r.deniedBy, code: r.code }, bytesOf(res) - w0, req.method ?? "", (req.url ?? "").split("?")[0]!);
@@ -156,14 +167,22 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
           return;
         }
         deps.forwarder.forward(exchange(req, res, r.p, r.body, started, t0, false, w0));
-      },
-      (err: unknown) => {
-        const code = isProxyError(err) ? err.code : "bad_request";
-        const status = isProxyError(err) ? statusFor(err.code) : 400;
-        sendLocalReply(res, status, code, err instanceof Error ? err.message : String(err), requestId);
-        deps.record(l, "", status, 0, undefined, { code }, 0, req.method ?? "", "");
-      },
-    );
+    };
+    const onError = (err: unknown): void => {
+      const code = isProxyError(err) ? err.code : "bad_request";
+      const status = isProxyError(err) ? statusFor(err.code) : 400;
+      sendLocalReply(res, status, code, err instanceof Error ? err.message : String(err), requestId);
+      deps.record(l, "", status, 0, undefined, { code }, 0, req.method ?? "", "");
+    };
+    let r: Ready | Promise<Ready>;
+    try {
+      r = prepare(req, requestId, true);
+    } catch (err) {
+      onError(err);
+      return;
+    }
+    if (r instanceof Promise) r.then(onReady, onError);
+    else onReady(r);
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -172,7 +191,9 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
     socket.on("error", () => socket.destroy());
     const requestId = requestIdFor(req.headers, l.kind !== "ingress");
     const isWs = String(req.headers.upgrade ?? "").toLowerCase() === "websocket";
-    prepare(req, requestId, false).then(
+    Promise.resolve()
+      .then(() => prepare(req, requestId, false))
+      .then(
       (r) => {
         if ("status" in r) {
           refuseUpgrade(socket, r.status, JSON.stringify({ error: { code: r.code, message: r.message } }), { "x-request-id": requestId, ...(r.headers ?? {}) });

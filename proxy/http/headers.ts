@@ -4,7 +4,7 @@
  * well-formed, x-forwarded-client-cert always set by the proxy itself and
  * never passed through from a client.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { PeerIdentity } from "../peer.js";
 
@@ -23,10 +23,16 @@ const HOP_BY_HOP = new Set([
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** The request's id: the caller's when trusted and well-formed, else a new UUID. */
+/** New ids: a random per-process prefix and a counter (unique without a random draw per request). */
+const ID_PREFIX = randomBytes(8).toString("hex");
+let idCounter = 0;
+
+/** The request's id: the caller's when trusted and well-formed, else a new one. */
 export function requestIdFor(headers: IncomingHttpHeaders, trustCaller: boolean): string {
   const id = headers["x-request-id"];
-  return trustCaller && typeof id === "string" && REQUEST_ID.test(id) ? id : randomUUID();
+  if (trustCaller && typeof id === "string" && REQUEST_ID.test(id)) return id;
+  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${ID_PREFIX}-${idCounter.toString(36)}`;
 }
 
 function connectionTokens(v: string | string[] | undefined): string[] {

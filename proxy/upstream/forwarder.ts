@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { Cluster } from "../cluster/cluster.js";
 import type { Endpoint } from "../cluster/endpoint.js";
-import type { AttemptOutcome } from "../cluster/retry.js";
+import { outcomeRetriable, type AttemptOutcome } from "../cluster/retry.js";
 import { sendLocalReply, type Exchange } from "../http/exchange.js";
 import type { Forwarder } from "../http/handler.js";
 import { downstreamResponseHeaders } from "../http/headers.js";
@@ -28,6 +28,8 @@ export interface ForwarderDeps {
   random: () => number;
   now: () => number;
 }
+
+const STATUS_CLASS = ["0xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
 
 function tryTimeoutError(): Error {
   return Object.assign(new Error("per-try timeout"), { code: "UND_ERR_HEADERS_TIMEOUT" });
@@ -133,13 +135,13 @@ class Attempts implements Dispatcher.DispatchHandler {
     if (!ep) return this.fail(503, "no_healthy_upstream", `cluster ${c.name} has no healthy endpoint`);
     if (!c.breaker.tryAcquire("requests")) {
       c.onResult(ep, "cancelled", this.d.now());
-      this.d.metrics.upstream.labels(c.name, "overflow").inc();
+      this.d.metrics.upstreamResult(c.name, "overflow");
       return this.fail(503, "overflow", `cluster ${c.name}: max_requests reached`);
     }
     if (!c.breaker.tryAcquire("pending")) {
       c.breaker.release("requests");
       c.onResult(ep, "cancelled", this.d.now());
-      this.d.metrics.upstream.labels(c.name, "overflow").inc();
+      this.d.metrics.upstreamResult(c.name, "overflow");
       return this.fail(503, "overflow", `cluster ${c.name}: max_pending_requests reached`);
     }
     this.pending = true;
@@ -213,7 +215,7 @@ class Attempts implements Dispatcher.DispatchHandler {
     const status = this.status;
     this.release(status);
     if (this.discard) return this.retryLater();
-    this.d.metrics.upstream.labels(this.cluster.name, `${Math.floor(status / 100)}xx`).inc();
+    this.d.metrics.upstreamResult(this.cluster.name, STATUS_CLASS[Math.floor(status / 100)] ?? "other");
     this.ex.res.end();
     this.end(status);
   }
@@ -228,7 +230,7 @@ class Attempts implements Dispatcher.DispatchHandler {
     }
     const { outcome, code } = classify(err);
     this.release(outcome);
-    this.d.metrics.upstream.labels(this.cluster.name, outcome.replace("-", "_")).inc();
+    this.d.metrics.upstreamResult(this.cluster.name, outcome.replace("-", "_"));
     if (this.ex.res.headersSent) {
       // the response had started: all we can do is cut it so the client sees a broken response, not a short one
       this.ex.res.destroy(err);
@@ -240,6 +242,8 @@ class Attempts implements Dispatcher.DispatchHandler {
   }
 
   private wantsRetry(outcome: AttemptOutcome): boolean {
+    // the common case: a status the policy does not retry, decided without the budget bookkeeping
+    if (!outcomeRetriable(this.ex.route.retryPolicy, outcome)) return false;
     if (this.done || this.ex.res.headersSent) return false;
     // a streamed request body cannot be replayed
     if (this.ex.body !== undefined && !Buffer.isBuffer(this.ex.body)) return false;

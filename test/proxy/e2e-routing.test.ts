@@ -173,7 +173,7 @@ test("the route's total timeout answers 504", async (t) => {
   const took = Date.now() - started;
   t.is(r.status, 504, r.body);
   t.is(errorCode(r.body), "upstream_timeout");
-  t.true(took >= 250 && took < 1500, `took ${took} ms`);
+  t.true(took >= 250 && took < 2500, `took ${took} ms`);
   t.is(apps.slow.hits.filter((h) => h.url === "/timeout").length, 1);
 });
 
@@ -183,7 +183,8 @@ test("a per-try timeout is retried, then answers 504 well before the total timeo
   const took = Date.now() - started;
   t.is(r.status, 504, r.body);
   t.is(errorCode(r.body), "upstream_timeout");
-  t.true(took >= 350 && took < 1500, `took ${took} ms`);
+  // under 2 s: undici's own timers tick in whole seconds, so a per-try timeout they ran would take at least 2 s here
+  t.true(took >= 350 && took < 1900, `took ${took} ms`);
   t.is(apps.slow.hits.filter((h) => h.url === "/pertry").length, 2);
 });
 
