@@ -1,5 +1,8 @@
 /** Every benchmark the runner knows, in the order they run and appear in RESULTS.md. Add new ones here. */
 import { caSign } from "./ca-sign.js";
 import type { Benchmark } from "./lib/types.js";
+import { massRotation } from "./mass-rotation.js";
+import { proxyPair } from "./proxy-pair.js";
+import { sdsFanout } from "./sds-fanout.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [caSign];
+export const BENCHMARKS: readonly Benchmark[] = [caSign, sdsFanout, massRotation, proxyPair];
