@@ -52,7 +52,8 @@ function exportFilter(o: ExportFlags, now: Date): ExportFilter {
     filter.component = o.component;
   }
   if (o.action !== undefined) {
-    if (o.action === "" || o.action.indexOf("*") < o.action.length - 1) throw new UsageError("--action takes a name, or a prefix followed by one trailing *");
+    const star = o.action.indexOf("*");
+    if (o.action === "" || (star !== -1 && star !== o.action.length - 1)) throw new UsageError("--action takes a name, or a prefix followed by one trailing *");
     filter.action = o.action;
   }
   if (o.outcome !== undefined) {
