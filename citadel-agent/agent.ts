@@ -237,8 +237,26 @@ export class NodeAgent {
       void this.renewWorkload(name, st).finally(() => {
         st.inFlight = false;
         this.inFlight--;
+        this.scheduleRefill();
       });
     }
+  }
+
+  private refillScheduled = false;
+
+  /**
+   * Starts the next due renewals as soon as slots free up, rather than at the
+   * next tick: with thousands of workloads the tick interval would otherwise
+   * cap the rate at max_concurrent_signs per tick. Coalesced to one pass per
+   * event-loop turn.
+   */
+  private scheduleRefill(): void {
+    if (this.refillScheduled || this.stopped) return;
+    this.refillScheduled = true;
+    setImmediate(() => {
+      this.refillScheduled = false;
+      if (!this.stopped && this.node) this.renewDue(this.clock().getTime());
+    });
   }
 
   private async renewWorkload(name: string, st: WorkloadState): Promise<void> {
