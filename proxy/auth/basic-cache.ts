@@ -10,7 +10,8 @@ import { createHmac, randomBytes } from "node:crypto";
 export class VerifyCache {
   private readonly secret = randomBytes(32);
   /** key → expiry (ms); Map order is least recently used first. */
-  private readonly entries = new Map<string, number>();
+  private readonly entries = new Map<string, { expires: number; stamp: number }>();
+  private inserts = 0;
 
   constructor(
     private readonly ttlMs: number,
@@ -31,11 +32,18 @@ export class VerifyCache {
   }
 
   has(key: string, now: number): boolean {
-    const expires = this.entries.get(key);
-    if (expires === undefined) return false;
-    this.entries.delete(key);
-    if (expires <= now) return false;
-    this.entries.set(key, expires);
+    const e = this.entries.get(key);
+    if (e === undefined) return false;
+    if (e.expires <= now) {
+      this.entries.delete(key);
+      return false;
+    }
+    // moved to the recent end only once aged past half the capacity: a delete and re-insert per hit makes V8 rehash a full Map over and over
+    if (this.inserts - e.stamp >= this.maxEntries / 2) {
+      this.entries.delete(key);
+      e.stamp = ++this.inserts;
+      this.entries.set(key, e);
+    }
     return true;
   }
 
@@ -47,7 +55,7 @@ export class VerifyCache {
       if (oldest === undefined) break;
       this.entries.delete(oldest);
     }
-    this.entries.set(key, now + this.ttlMs);
+    this.entries.set(key, { expires: now + this.ttlMs, stamp: ++this.inserts });
   }
 
   clear(): void {
