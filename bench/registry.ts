@@ -1,8 +1,9 @@
 /** Every benchmark the runner knows, in the order they run and appear in RESULTS.md. Add new ones here. */
+import { authCost } from "./auth-cost.js";
 import { caSign } from "./ca-sign.js";
 import type { Benchmark } from "./lib/types.js";
 import { massRotation } from "./mass-rotation.js";
 import { proxyPair } from "./proxy-pair.js";
 import { sdsFanout } from "./sds-fanout.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [caSign, sdsFanout, massRotation, proxyPair];
+export const BENCHMARKS: readonly Benchmark[] = [caSign, sdsFanout, massRotation, proxyPair, authCost];

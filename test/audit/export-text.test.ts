@@ -4,44 +4,12 @@
  * against the events as the store returns them.
  */
 import test from "ava";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Writable } from "node:stream";
 import { computeEventHash } from "../../audit/canonical.js";
-import type { AuditEvent, AuditEventInput } from "../../audit/event.js";
+import type { AuditEvent } from "../../audit/event.js";
 import { exportAuditLog, type ExportFormat } from "../../audit/export/export.js";
 import { AuditLog } from "../../audit/store.js";
-
-const dirs: string[] = [];
-test.after.always(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const T0 = Date.UTC(2026, 10, 22, 10, 0, 0, 0);
-
-/** Events that break naive CSV/JSON writers (the same set the CEF/syslog tests use). */
-const TRICKY: AuditEventInput[] = [
-  { component: "ca", action: "ca.sign", outcome: "deny", actor: "node:n1", subject: "spiffe://example.org/ns/a|b/sa/x=y", reason: "pipe | equals = backslash \\ end", details: { note: 'a,b "q" ]', n: 1 } },
-  { component: "proxy", action: "proxy.authz", outcome: "failure", actor: "10.0.0.7", subject: 'quote " bracket ] backslash \\', reason: "line1\nline2\r\nline3\rend", details: { "k=v": "x|y", nested: { arr: [1, "two", null, true] } } },
-  { component: "waf", action: "waf.block", outcome: "deny", actor: "2001:db8::1", subject: "日本語 é ü 😀", reason: 'csv, "quoted", and, commas', details: { emoji: "😀", ctrl: "tab\tnul\u0000bell\u0007" } },
-  { component: "ca", action: "ca.rotate.activate", outcome: "success" },
-  { component: "agent", action: "agent.rotate.with.a.much.longer.action.name", outcome: "success", actor: "ca-admin", subject: "x cs1=evil msg=injected", reason: ' ]"[ \\" padded ', details: { "\\": "\\\\" } },
-  { component: "proxy", action: "proxy.authz", outcome: "deny", actor: "client a=b", subject: 'a"] [evil@1 x="y', reason: "ok\nCEF:0|evil|evil|1|x|y|10|\n<13>1 - - - - - -", details: { "10": 1, "9": 2, a: "\r\n" } },
-  { component: "sds", action: "sds.push", outcome: "failure", actor: "=cmd|' /C calc'!A0", subject: "nel\u0085ls\u2028ps\u2029", reason: "\\n is not a newline", details: { list: ["a,b", "c\"d"] } },
-];
-
-function makeLog(): { path: string; events: AuditEvent[] } {
-  const dir = mkdtempSync(join(tmpdir(), "audit-export-"));
-  dirs.push(dir);
-  const path = join(dir, "audit.db");
-  let i = 0;
-  const log = AuditLog.open(path, { clock: () => new Date(T0 + 60_000 * i++) });
-  for (const input of TRICKY) log.append(input);
-  const events = [...log.query()];
-  log.close();
-  return { path, events };
-}
+import { makeLog, tempAuditPath } from "./export-fixtures.js";
 
 /** A Writable that keeps what it is given. */
 function collector(): { out: Writable; text: () => string } {
@@ -149,9 +117,7 @@ test("CSV: RFC 4180 with a header row; every field reads back exactly", async (t
 });
 
 test("an empty log exports nothing (CSV: the header only)", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "audit-export-"));
-  dirs.push(dir);
-  const path = join(dir, "empty.db");
+  const path = tempAuditPath("empty.db");
   AuditLog.open(path).close();
   t.deepEqual((await exportText(path, "jsonl")), { text: "", events: 0 });
   t.deepEqual(parseCsv((await exportText(path, "csv")).text).length, 1);
