@@ -153,7 +153,8 @@ export class AuthnFilter implements HttpFilter {
 
   onRequest(req: FilterRequest): Denial | undefined | Promise<Denial | undefined> {
     const h = req.headers;
-    for (const name of this.identityHeaders) if (h[name] !== undefined) delete h[name];
+    // set to undefined rather than deleted: `delete` would turn the headers object into a slow dictionary; the forwarder skips undefined values
+    for (const name of this.identityHeaders) if (h[name] !== undefined) h[name] = undefined;
     const rule = this.ruleFor(req.route);
     if (!rule) return undefined;
     const now = this.clock();
@@ -190,7 +191,7 @@ export class AuthnFilter implements HttpFilter {
     req.auth = { principal: first.principal, method: first.method, ...(first.claims ? { claims: first.claims } : {}) };
     const stripQuery: string[] = [];
     for (const ok of oks) {
-      for (const name of ok.stripHeaders ?? []) delete h[name];
+      for (const name of ok.stripHeaders ?? []) if (h[name] !== undefined) h[name] = undefined;
       stripQuery.push(...(ok.stripQuery ?? []));
     }
     for (const ok of oks) {

@@ -12,7 +12,12 @@ import type { PeerIdentity } from "../peer.js";
 
 export type ListenerKind = "inbound" | "outbound" | "ingress";
 
-/** What filters see of a request. Headers are lower-case and may be changed by a filter (e.g. auth strips credentials). */
+/**
+ * What filters see of a request. Headers are lower-case and may be changed
+ * by a filter (e.g. auth strips credentials); a header set to undefined is
+ * absent (filters remove headers that way rather than with `delete`, which
+ * would make V8 turn the object into a slow dictionary).
+ */
 export interface FilterRequest {
   readonly method: string;
   /** Normalised path with the query string: what is forwarded. An auth filter may remove a credential parameter from it. */
