@@ -313,7 +313,8 @@ test.serial("identity headers a client sends never reach the upstream (demo auth
   const forged = { "x-consumer-username": "admin", "x-jwt-payload": "e30", "x-user-id": "admin" };
   const pub = request("public", "/", forged);
   t.is(await f.onRequest(pub), undefined);
-  t.deepEqual(Object.keys(pub.headers), []);
+  // a removed header is set to undefined (see FilterRequest): nothing with a value is left
+  t.deepEqual(Object.keys(pub.headers).filter((k) => pub.headers[k] !== undefined), []);
 
   // A verified identity replaces the forged one.
   const keyed = request("keyed", "/keyed/", { ...forged, apikey: creds.apikey.key });
@@ -333,25 +334,25 @@ test.serial("credentials are not forwarded (demo authn config, in-process: the d
   t.teardown(() => f.close?.());
   const api = request("api", "/api/x", { authorization: `Bearer ${await token()}` });
   t.is(await f.onRequest(api), undefined);
-  t.false(Object.hasOwn(api.headers, "authorization"));
+  t.false((api.headers["authorization"] !== undefined));
 
   const partner = request("partner", "/partner/unit", {});
   const [dateLine, authLine] = signed("/partner/unit");
   partner.headers.date = dateLine!.slice("Date: ".length);
   partner.headers.authorization = authLine!.slice("Authorization: ".length);
   t.is(await f.onRequest(partner), undefined);
-  t.false(Object.hasOwn(partner.headers, "authorization"));
+  t.false((partner.headers["authorization"] !== undefined));
   t.is(partner.headers["x-consumer-username"], creds.hmac.username);
 
   // A fresh filter has no lockout state, so the right password passes here.
   const admin = request("admin", "/admin/", { authorization: `Basic ${Buffer.from(`${creds.basic.username}:${creds.basic.password}`).toString("base64")}` });
   t.is(await f.onRequest(admin), undefined);
-  t.false(Object.hasOwn(admin.headers, "authorization"));
+  t.false((admin.headers["authorization"] !== undefined));
   t.is(admin.headers["x-consumer-username"], creds.basic.username);
 
   const inHeader = request("keyed", "/keyed/", { apikey: creds.apikey.key });
   t.is(await f.onRequest(inHeader), undefined);
-  t.false(Object.hasOwn(inHeader.headers, "apikey"));
+  t.false((inHeader.headers["apikey"] !== undefined));
 
   const inQuery = request("keyed", `/keyed/list?page=2&apikey=${encodeURIComponent(creds.apikey.key)}&sort=asc`, {});
   t.is(await f.onRequest(inQuery), undefined);
