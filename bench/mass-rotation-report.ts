@@ -23,6 +23,8 @@ export interface VariantResult {
   cut?: string;
   sample: number;
   sampleDisconnects: number;
+  /** CPUs the agent process could use (1 when pinned). */
+  agentCores: number;
 }
 
 export interface ReportInput {
@@ -36,8 +38,10 @@ export interface ReportInput {
   baselineCount: number;
 }
 
-/** The agent starts renewals only in tick(), every 250 ms, and keeps at most max_concurrent_signs in flight. */
+/** The agent's tick: the windows renewals are counted in. */
 const TICK_MS = 250;
+/** A process busier than this share of the CPUs it may use counts as saturated. */
+const SATURATED = 0.85;
 
 const s = (ms: number) => (Number.isFinite(ms) ? fmt(ms / 1000, 2) : "not all");
 
@@ -47,7 +51,6 @@ function variantMarkdown(r: VariantResult, n: number): string {
   const rate = (x: WaveRec) => (n * 1000) / x.totalMs;
   const secs = (x: WaveRec) => x.totalMs / 1000;
   const windows = (x: WaveRec) => x.phase.perWindow.slice(0, -1); // the last window is partial
-  const cap = (r.maxInFlight * 1000) / TICK_MS;
   const rows = [
     ["**wave: every identity renewed and served, s**", ...col(secs, 2)],
     ["identities renewed per second", ...col(rate)],
@@ -57,13 +60,22 @@ function variantMarkdown(r: VariantResult, n: number): string {
     ["baseline: raw `POST /v1/sign` rate, same CA, 8 connections, /s", ...col((x) => x.baselinePerSec)],
     ["**identities/s ÷ raw API signings/s**", ...col((x) => rate(x) / x.baselinePerSec, 3)],
     ["CA process CPU during the wave, cores", ...col((x) => x.phase.caCpuS / secs(x), 2)],
+    ["CA CPU per signing, ms", ...col((x) => (x.phase.caCpuS * 1000) / x.signed, 2)],
     ["agent process CPU during the wave, cores", ...col((x) => x.phase.agentCpuS / secs(x), 2)],
+    ["agent CPU per renewal (key, CSR, check, SDS push, audit), ms", ...col((x) => (x.phase.agentCpuS * 1000) / n, 2)],
     [`renewals completed per ${TICK_MS} ms window, median`, ...col((x) => median(windows(x).length ? windows(x) : x.phase.perWindow), 0)],
     [`renewals completed per ${TICK_MS} ms window, max`, ...col((x) => Math.max(...x.phase.perWindow), 0)],
     ["renewal failures (agent metrics)", ...col((x) => x.phase.failures, 0)],
   ];
   const i = r.initial;
-  const measured = median(w.map(rate));
+  const agent = median(w.map((x) => x.phase.agentCpuS / secs(x)));
+  const ca = median(w.map((x) => x.phase.caCpuS / secs(x)));
+  const limit =
+    agent >= SATURATED * r.agentCores
+      ? `The agent process was saturated (${fmt(agent, 2)} of the ${r.agentCores} CPU${r.agentCores > 1 ? "s" : ""} it may use) while the CA used ${fmt(ca, 2)} of its core: **the agent's own work per identity bounds the wave**, not the CA or the concurrency towards it.`
+      : ca >= SATURATED
+        ? `The CA was saturated (${fmt(ca, 2)} cores) while the agent used ${fmt(agent, 2)}: the CA's signing bounds the wave.`
+        : `Neither process was saturated (agent ${fmt(agent, 2)}, CA ${fmt(ca, 2)} cores): the wave waited on something other than CPU (concurrency, I/O, or other processes on the machine).`;
   return [
     `#### Agent config: ${r.label}`,
     "",
@@ -73,7 +85,7 @@ function variantMarkdown(r: VariantResult, n: number): string {
     "",
     mdTable(["measure", "median", "runs"], rows),
     "",
-    `Ceiling set by the agent's loop: renewals start only in its tick (every ${TICK_MS} ms) and at most ${r.maxInFlight} are in flight, so a wave cannot exceed ${r.maxInFlight} ÷ ${TICK_MS / 1000} s = **${fmt(cap)} identities/s** however fast the CA is; measured ${fmt(measured)}/s = ${fmt((100 * measured) / cap, 0)} % of that ceiling.${r.sampleDisconnects > 0 ? ` Sample clients saw ${r.sampleDisconnects} disconnects.` : ""}`,
+    `${limit} At most ${r.maxInFlight} renewals are in flight (\`max_concurrent_signs\`), over the CA client's 8 connections.${r.sampleDisconnects > 0 ? ` Sample clients saw ${r.sampleDisconnects} disconnects.` : ""}`,
   ].join("\n");
 }
 

@@ -78,10 +78,6 @@ export class BroadcastServers {
     return b;
   }
 
-  socketPath(dir: string, name: string): string {
-    return join(dir, `${name}.sock`);
-  }
-
   get connected(): number {
     return this.clients.size;
   }

@@ -171,7 +171,7 @@ function layoutMarkdown(r: LayoutResult, cores: number): string {
     ["`setSecrets` loop over the workloads (synchronous), ms", ms(m((x) => x.loopMs)), runs((x) => x.loopMs)],
     ["server CPU per fan-out, ms (incl. the ACKs)", ms(m((x) => x.serverCpuMs)), runs((x) => x.serverCpuMs)],
     ["server CPU per subscriber, µs", fmt(m(perSub)), fmtRuns(r.sds.map(perSub))],
-    ["client process CPU per fan-out, ms", ms(m((x) => x.clientCpuMs)), runs((x) => x.clientCpuMs)],
+    ["client processes' CPU per fan-out (all subscribers), ms", ms(m((x) => x.clientCpuMs)), runs((x) => x.clientCpuMs)],
     ["baseline: plain `ws` broadcast, max, ms", ms(m((x) => x.max, r.base)), runs((x) => x.max, r.base)],
     ["baseline p50, ms", ms(m((x) => x.p50, r.base)), runs((x) => x.p50, r.base)],
     ["baseline server CPU per broadcast, ms", ms(m((x) => x.serverCpuMs, r.base)), runs((x) => x.serverCpuMs, r.base)],
@@ -179,7 +179,7 @@ function layoutMarkdown(r: LayoutResult, cores: number): string {
     ["p50 ÷ baseline p50", fmt(median(ratio((x) => x.p50)), 2), fmtRuns(ratio((x) => x.p50), 2)],
   ];
   return [
-    `**${r.layout.sockets} sockets × ${r.layout.perSocket} client${r.layout.perSocket > 1 ? "s" : ""} = ${fmt(r.subscribers)} subscribers** (all connected and served in ${fmt(r.connectMs)} ms). ${r.sds.length} runs${r.truncated ? " (**cut short by the time budget**)" : ""}. Client-side validation of one push: ${fmt(r.stats.validateUsMean)} µs of the client process's CPU.`,
+    `**${r.layout.sockets} sockets × ${r.layout.perSocket} client${r.layout.perSocket > 1 ? "s" : ""} = ${fmt(r.subscribers)} subscribers** (all connected and served in ${fmt(r.connectMs)} ms). ${r.sds.length} runs${r.truncated ? " (**cut short by the time budget**)" : ""}. Client-side validation of one push: ${fmt(r.stats.validateUsMean)} µs of CPU (mean).`,
     "",
     mdTable(["measure", "median", "runs"], rows),
     "",
@@ -218,8 +218,8 @@ export const sdsFanout: Benchmark = {
       mdTable(["goal", "target", "median of max", "result"], goalRows),
       "",
       `The SDS server runs in this process, as the agent embeds it: one Unix-socket WebSocket server per workload, each with its own SVID and key already served. The subscribers are \`SdsClient\`s (sds-server/client.ts, as the sidecars use) in ${placement}. Each client validates every push before it ACKs: the leaf chain verifies against the pushed bundle (\`validateX509Svid\`) and the key matches the leaf.`,
-      `A run: the bundle changes from the old root alone (first run) or the previous run's bundle to the old root plus a new root; \`setSecrets(workload, {default, ROOTCA})\` is called for every workload, as the agent does when the bundle changes. A subscriber's time is taken (CLOCK_MONOTONIC, shared by both processes) right after it validated the push and sent its ACK; t0 is just before the first \`setSecrets\`. Each push carries both resources (state of the world): ${fmt(fx.frameBytes)} bytes.`,
-      `**Baseline**, right before each run: the same number of plain \`ws\` clients in the same child, on their own Unix sockets (same layout), receive one ${fmt(fx.frameBytes)}-byte text frame sent by a plain \`for (ws of clients) ws.send(frame)\` loop; no JSON, no validation, no ACK. The ratio shows what the protocol (building and checking each response, parsing, validating, ACKing) costs over bare transport.`,
+      `A run: the bundle changes from the old root alone (first run) or the previous run's bundle to the old root plus a new root; \`setSecrets(workload, {default, ROOTCA})\` is called for every workload, as the agent does when the bundle changes. A subscriber's time is taken (CLOCK_MONOTONIC, one clock for all processes) right after it validated the push and sent its ACK; t0 is just before the first \`setSecrets\`. Each push carries both resources (state of the world): ${fmt(fx.frameBytes)} bytes.`,
+      `**Baseline**, right before each run: the same number of plain \`ws\` clients in the same child processes, on their own Unix sockets (same layout), receive one ${fmt(fx.frameBytes)}-byte text frame sent by a plain \`for (ws of clients) ws.send(frame)\` loop; no JSON, no validation, no ACK. The ratio shows what the protocol (building and checking each response, parsing, validating, ACKing) costs over bare transport.`,
       "",
       ...results.flatMap((r) => [layoutMarkdown(r, ctx.machine.cores), ""]),
       `Checked after the runs: ${results.flatMap((r) => r.checks).join("; ")}.`,
