@@ -74,15 +74,6 @@ interface CompiledRule {
   allowMissing: boolean;
 }
 
-/** Headers a JWT provider block sets (claim_to_headers, forward_payload_header), so client copies are removed too. */
-function headersSetBy(block: Record<string, unknown>): string[] {
-  const jwt = block.jwt as { claim_to_headers?: Array<{ header?: string }>; forward_payload_header?: string } | undefined;
-  if (!jwt) return [];
-  const out = (jwt.claim_to_headers ?? []).map((c) => String(c.header ?? "").toLowerCase()).filter((h) => h !== "");
-  if (jwt.forward_payload_header) out.push(jwt.forward_payload_header.toLowerCase());
-  return out;
-}
-
 function removeQueryParams(url: string, names: readonly string[]): string {
   const q = url.indexOf("?");
   if (q < 0) return url;
@@ -102,17 +93,12 @@ function removeQueryParams(url: string, names: readonly string[]): string {
   return kept.length === 0 ? url.slice(0, q) : `${url.slice(0, q)}?${kept.join("&")}`;
 }
 
-/** Codes whose detail would tell a client which user names exist: answered like a bad signature, audited as they are. */
-const VAGUE: Readonly<Record<string, { code: string; message: string }>> = {
-  hmac_unknown_user: { code: "hmac_bad_signature", message: "the request signature is not valid" },
-};
-
 function denial(f: AuthFailed, provider: AuthProvider, req: FilterRequest): Denial {
   const headers: Record<string, string> = { ...(f.headers ?? {}) };
   if (f.challenge) headers["www-authenticate"] = f.challenge;
-  const vague = VAGUE[f.code];
   return {
-    ...(vague ? { publicCode: vague.code, publicMessage: vague.message } : {}),
+    ...(f.publicCode !== undefined ? { publicCode: f.publicCode } : {}),
+    ...(f.publicMessage !== undefined ? { publicMessage: f.publicMessage } : {}),
     status: f.status,
     code: f.code,
     reason: f.reason,
@@ -212,8 +198,9 @@ export const authnFilter: FilterFactory<AuthnConfig> = {
     for (const [name, block] of Object.entries(config.providers)) {
       const [type, raw] = Object.entries(block)[0]!;
       const factory = AUTH_PROVIDERS.get(type)!;
-      built.set(name, factory.create(name, factory.schema.parse(raw), { clock: deps.clock, baseDir: deps.baseDir }));
-      for (const hname of headersSetBy(block)) identity.add(hname);
+      const provider = factory.create(name, factory.schema.parse(raw), { clock: deps.clock, baseDir: deps.baseDir });
+      built.set(name, provider);
+      for (const h of provider.identityHeaders ?? []) identity.add(h.toLowerCase());
     }
     const rules = config.rules.map((r) => {
       const mode: "any" | "all" = typeof r.require === "string" || "any" in r.require ? "any" : "all";

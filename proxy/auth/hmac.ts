@@ -116,7 +116,10 @@ export class HmacProvider implements AuthProvider {
     const secret = this.consumers.current(now.getTime()).get(p.username);
     // An unknown user costs the same HMAC as a known one, so timing does not tell which names exist.
     const expected = computeHmac(p.algorithm as HmacAlgorithm, secret ?? UNKNOWN_USER_KEY, text);
-    if (secret === undefined) return this.fail("hmac_unknown_user", `unknown hmac user ${JSON.stringify(who)}`, who);
+    if (secret === undefined) {
+      // audited as it is, answered like a bad signature: the client must not learn which user names exist
+      return { ...this.fail("hmac_unknown_user", `unknown hmac user ${JSON.stringify(who)}`, who), publicCode: "hmac_bad_signature", publicMessage: "the request signature is not valid" };
+    }
 
     const given = decodeBase64(p.signature);
     if (given === undefined) return this.fail("hmac_malformed", "malformed hmac credentials: the signature is not base64", who);

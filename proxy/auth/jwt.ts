@@ -39,6 +39,7 @@ export class JwtProvider implements AuthProvider {
   private readonly source: KeySource;
   private readonly challenge: string;
   readonly missingChallenge: string;
+  readonly identityHeaders: readonly string[];
   private readonly scopeChallenge: string;
 
   constructor(
@@ -58,6 +59,7 @@ export class JwtProvider implements AuthProvider {
     this.cache = new VerifiedCache(config.cache_size);
     this.challenge = `Bearer realm="${name}", error="invalid_token"`;
     this.missingChallenge = `Bearer realm="${name}"`;
+    this.identityHeaders = [...config.claim_to_headers.map((c) => c.header), ...(config.forward_payload_header ? [config.forward_payload_header] : [])];
     this.scopeChallenge = `Bearer realm="${name}", error="insufficient_scope"`;
     const onChange = (): void => this.cache.clear();
     if (config.jwks !== undefined) {
@@ -186,11 +188,11 @@ export class JwtProvider implements AuthProvider {
           challenge: this.scopeChallenge,
           principal: c.principal,
         }
-      : { kind: "ok", principal: c.principal, claims, setHeaders: this.identityHeaders(claims, t.payloadSegment) };
+      : { kind: "ok", principal: c.principal, claims, setHeaders: this.headersFor(claims, t.payloadSegment) };
     return { verified, keySet, ...(c.expMs !== undefined ? { expMs: c.expMs } : {}) };
   }
 
-  private identityHeaders(claims: Readonly<Record<string, unknown>>, payloadSegment: string): Readonly<Record<string, string>> {
+  private headersFor(claims: Readonly<Record<string, unknown>>, payloadSegment: string): Readonly<Record<string, string>> {
     const out: Record<string, string> = {};
     for (const { claim, header } of this.config.claim_to_headers) {
       const v = headerValue(claimValue(claims, claim));

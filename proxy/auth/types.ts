@@ -47,6 +47,9 @@ export interface AuthFailed {
   readonly challenge?: string;
   /** Extra response headers (e.g. Retry-After on a lockout). */
   readonly headers?: Readonly<Record<string, string>>;
+  /** What the client is told when the code and reason would say too much (e.g. that a user name exists); they are still audited. */
+  readonly publicCode?: string;
+  readonly publicMessage?: string;
   /** Who it claimed to be, when known and not secret (JWT iss/sub, HMAC/Basic user name). */
   readonly principal?: string;
 }
@@ -60,6 +63,8 @@ export interface AuthProvider {
   readonly needsBody: boolean;
   /** WWW-Authenticate for a request that carried no credential at all (RFC 6750: no error= then). */
   readonly missingChallenge: string;
+  /** Headers this provider sets upstream (e.g. JWT claim headers): removed from every client request, so they cannot be forged. */
+  readonly identityHeaders?: readonly string[];
   authenticate(req: FilterRequest, now: Date): AuthOutcome | Promise<AuthOutcome>;
   /** Stops watchers and timers (file reloads, JWKS refresh). */
   close?(): void;

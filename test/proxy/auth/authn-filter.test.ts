@@ -149,7 +149,7 @@ test("a failure that would reveal whether a user exists is answered vaguely but 
     type: "hmac",
     needsBody: false,
     missingChallenge: 'hmac realm="partners"',
-    authenticate: () => ({ kind: "fail", status: 401, code: "hmac_unknown_user", reason: 'unknown hmac user "mallory"', principal: "mallory" }),
+    authenticate: () => ({ kind: "fail", status: 401, code: "hmac_unknown_user", reason: 'unknown hmac user "mallory"', principal: "mallory", publicCode: "hmac_bad_signature", publicMessage: "the request signature is not valid" }),
   };
   const f = new AuthnFilter([{ routes: ["*"], rule: { mode: "any", providers: [who], allowMissing: false } }], [], [who], new FakeClock().now);
   const d = run(f, request({ route: "p" }));
