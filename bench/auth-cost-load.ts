@@ -11,7 +11,6 @@
  * baseline. Without wrk, an undici client in its own process
  * does the same (signing as it goes).
  */
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -20,10 +19,9 @@ import type { AuthTopology } from "./auth-cost-proxy.js";
 import { APP_BODY_BYTES, signHmac, type Credentials, type RouteName } from "./auth-cost-setup.js";
 import { runJsonChild } from "./lib/json-child.js";
 import { startLoadWindow } from "./lib/load.js";
-import { reapedChildrenCpuSeconds } from "./lib/proc-status.js";
 import { processCpuSeconds } from "./lib/process.js";
 import type { BenchContext } from "./lib/types.js";
-import { parseWrk } from "./lib/wrk.js";
+import { runWrk as runWrkOnce } from "./lib/wrk.js";
 
 export type LoadTarget = "open" | "jwt-es" | "jwt-rs" | "basic" | "key" | "open-signed" | "hmac";
 export const LOAD_TARGETS: readonly LoadTarget[] = ["open", "jwt-es", "jwt-rs", "basic", "key", "open-signed", "hmac"];
@@ -167,51 +165,19 @@ interface WrkOut {
   list?: { used: number; listed: number };
 }
 
-function runWrk(bin: string, job: WrkJob, cpus: string | undefined, track: (kill: () => void) => void): Promise<WrkOut> {
-  const args = ["-t", "1", "-c", String(job.connections), "-d", `${job.durationS}s`, "--latency", "--timeout", "10s"];
-  for (const [k, v] of Object.entries(job.headers)) args.push("-H", `${k}: ${v}`);
-  if (job.script) args.push("-s", job.script.file);
-  args.push(job.url, ...(job.script?.args ?? []));
-  const cpu0 = reapedChildrenCpuSeconds();
-  return new Promise((resolve, reject) => {
-    const [cmd, argv] = cpus ? ["taskset", ["-c", cpus, bin, ...args]] : [bin, args];
-    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
-    let exited = false;
-    track(() => {
-      if (!exited) child.kill("SIGKILL");
-    });
-    let out = "";
-    let err = "";
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
-    child.stderr!.on("data", (d: Buffer) => (err = (err + d.toString("utf8")).slice(-2000)));
-    const timer = setTimeout(() => child.kill("SIGKILL"), (job.durationS + 60) * 1000);
-    child.once("error", (e) => {
-      exited = true;
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.once("close", (code, signal) => {
-      exited = true;
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`wrk exited with ${code ?? signal}: ${err.trim() || out.trim().slice(0, 400)}`));
-      try {
-        const w = parseWrk(out);
-        const m = /auth-cost-list: used (\d+) of (\d+)/.exec(out);
-        resolve({
-          reqPerSec: w.reqPerSec,
-          requests: w.requests,
-          seconds: w.seconds,
-          errors: w.socketErrors + w.non2xx,
-          p50Ms: w.p50Ms,
-          p99Ms: w.p99Ms,
-          cpuSeconds: reapedChildrenCpuSeconds() - cpu0,
-          ...(m ? { list: { used: Number(m[1]), listed: Number(m[2]) } } : {}),
-        });
-      } catch (e) {
-        reject(e as Error);
-      }
-    });
-  });
+async function runWrk(bin: string, job: WrkJob, cpus: string | undefined, track: (kill: () => void) => void): Promise<WrkOut> {
+  const w = await runWrkOnce(bin, { url: job.url, connections: job.connections, threads: 1, durationS: job.durationS, headers: job.headers, script: job.script, cpus }, track);
+  const m = /auth-cost-list: used (\d+) of (\d+)/.exec(w.stdout);
+  return {
+    reqPerSec: w.reqPerSec,
+    requests: w.requests,
+    seconds: w.seconds,
+    errors: w.socketErrors + w.non2xx,
+    p50Ms: w.p50Ms,
+    p99Ms: w.p99Ms,
+    cpuSeconds: w.cpuSeconds,
+    ...(m ? { list: { used: Number(m[1]), listed: Number(m[2]) } } : {}),
+  };
 }
 
 export class LoadDriver {

@@ -9,8 +9,7 @@
  *
  * `node proxy-pair-app.js READY_FILE CLIENT_SPIFFE_ID BODY_BYTES` writes {port, pid} to READY_FILE.
  */
-import { writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { fixedBody, serveCountingApp } from "./lib/counting-app.js";
 
 const [readyFile, clientId, bytesArg] = process.argv.slice(2);
 const bodyBytes = Number(bytesArg);
@@ -19,7 +18,6 @@ if (!readyFile || !clientId || !Number.isInteger(bodyBytes) || bodyBytes < 2) {
   process.exit(2);
 }
 
-const body = Buffer.from("proxy-pair: a small response from the app behind the proxies.".padEnd(bodyBytes - 1, ".").slice(0, bodyBytes - 1) + "\n");
 const counts = { direct: 0, mesh: 0, nginx: 0, other: 0 };
 
 function classify(h: NodeJS.Dict<string | string[]>): keyof typeof counts {
@@ -31,25 +29,6 @@ function classify(h: NodeJS.Dict<string | string[]>): keyof typeof counts {
   return "other";
 }
 
-const server = createServer((req, res) => {
-  if (req.url === "/__counts") {
-    const text = JSON.stringify(counts);
-    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-    res.end(text);
-    return;
-  }
+serveCountingApp(readyFile!, fixedBody("proxy-pair: a small response from the app behind the proxies.", bodyBytes), () => counts, (req) => {
   counts[classify(req.headers)]++;
-  res.writeHead(200, { "content-type": "text/plain", "content-length": body.length });
-  res.end(body);
-});
-// the proxies keep their upstream connections for a minute; do not close them under load
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 125_000;
-server.listen(0, "127.0.0.1", () => {
-  const a = server.address();
-  writeFileSync(readyFile, JSON.stringify({ port: typeof a === "object" && a ? a.port : 0, pid: process.pid }) + "\n");
-});
-process.once("SIGTERM", () => {
-  server.closeAllConnections();
-  server.close(() => process.exit(0));
 });

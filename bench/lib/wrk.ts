@@ -44,12 +44,29 @@ export function parseWrk(out: string): Omit<WrkResult, "cpuSeconds"> {
   };
 }
 
-/** Runs wrk once; `track` gets a function that kills it, for the caller's cleanup list. */
-export function runWrk(bin: string, o: { url: string; connections: number; threads: number; durationS: number }, track?: (kill: () => void) => void): Promise<WrkResult> {
-  const args = ["-t", String(o.threads), "-c", String(o.connections), "-d", `${o.durationS}s`, "--latency", "--timeout", "10s", o.url];
+export interface WrkOptions {
+  url: string;
+  connections: number;
+  threads: number;
+  durationS: number;
+  /** Extra request headers. */
+  headers?: Readonly<Record<string, string>>;
+  /** A Lua script and its arguments. */
+  script?: { file: string; args: readonly string[] };
+  /** Pin wrk to these CPUs (taskset -c). */
+  cpus?: string;
+}
+
+/** Runs wrk once; `track` gets a function that kills it, for the caller's cleanup list. `stdout` is wrk's own output (scripts may print there). */
+export function runWrk(bin: string, o: WrkOptions, track?: (kill: () => void) => void): Promise<WrkResult & { stdout: string }> {
+  const args = ["-t", String(o.threads), "-c", String(o.connections), "-d", `${o.durationS}s`, "--latency", "--timeout", "10s"];
+  for (const [k, v] of Object.entries(o.headers ?? {})) args.push("-H", `${k}: ${v}`);
+  if (o.script) args.push("-s", o.script.file);
+  args.push(o.url, ...(o.script?.args ?? []));
   const cpu0 = reapedChildrenCpuSeconds();
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const [cmd, argv] = o.cpus ? ["taskset", ["-c", o.cpus, bin, ...args]] : [bin, args];
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
     let exited = false;
     track?.(() => {
       if (!exited) child.kill("SIGKILL");
@@ -59,7 +76,7 @@ export function runWrk(bin: string, o: { url: string; connections: number; threa
     child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
     child.stderr!.on("data", (d: Buffer) => (err = (err + d.toString("utf8")).slice(-2000)));
     // wrk stops itself after the duration; this only guards against a hang
-    const timer = setTimeout(() => child.kill("SIGKILL"), (o.durationS + 30) * 1000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), (o.durationS + 60) * 1000);
     child.once("error", (e) => {
       exited = true;
       clearTimeout(timer);
@@ -73,7 +90,7 @@ export function runWrk(bin: string, o: { url: string; connections: number; threa
         return;
       }
       try {
-        resolve({ ...parseWrk(out), cpuSeconds: reapedChildrenCpuSeconds() - cpu0 });
+        resolve({ ...parseWrk(out), cpuSeconds: reapedChildrenCpuSeconds() - cpu0, stdout: out });
       } catch (e) {
         reject(e as Error);
       }

@@ -60,15 +60,7 @@ export async function curl(url: string, o: CurlOptions = {}): Promise<CurlResult
   return { status: Number(code) || 0, headers, body: sep < 0 ? "" : rest.slice(sep + 4), seconds: Number(time) || 0, exit: r.status, stderr: r.stderr };
 }
 
-/** The stable error code of a proxy refusal (`{"error": {"code": ...}}`), if the body is one. */
-export function errorCode(body: string): string | undefined {
-  try {
-    const v = JSON.parse(body) as { error?: { code?: unknown } };
-    return typeof v.error?.code === "string" ? v.error.code : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export { errorCode } from "./proxy-env.js";
 
 /** An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), what HTTP clients put in Date. */
 export function httpDate(d: Date): string {

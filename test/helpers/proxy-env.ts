@@ -15,7 +15,7 @@ import { stringify as toYaml } from "yaml";
 import { CertificateAuthority, chainPem } from "../../pki/ca.js";
 import { currentCrlsPem, revoke } from "../../pki/revocation.js";
 import { SdsServer } from "../../sds-server/server.js";
-import { waitFor as pollUntil } from "./agent-env.js";
+import { metricValue, waitFor as pollUntil } from "./agent-env.js";
 import { MESH_BIN, PASSPHRASE, removeDir, runAsync, tempDir } from "./env.js";
 import { sleep } from "./mesh-cli.js";
 
@@ -24,7 +24,7 @@ export const idOf = (sa: string): string => `spiffe://${TD}/ns/e2e/sa/${sa}`;
 /** Istio principal form (authz policies): no spiffe:// prefix. */
 export const principalOf = (sa: string): string => `${TD}/ns/e2e/sa/${sa}`;
 
-export { sleep };
+export { metricValue, sleep };
 
 /** Polls cond every 50 ms until it returns something other than undefined/false, at most timeoutMs. */
 export const waitFor = <T>(cond: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> =>
@@ -404,16 +404,6 @@ export function headerOf(headers: string, name: string): string | undefined {
     if (i > 0 && line.slice(0, i).trim().toLowerCase() === name) v = line.slice(i + 1).trim();
   }
   return v;
-}
-
-/** The value of one Prometheus sample whose labels include all of `labels`, or undefined. */
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name + "{") && !line.startsWith(name + " ")) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    return Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return undefined;
 }
 
 /** Sends SIGTERM and resolves with the exit, or undefined if still running after ms. */
