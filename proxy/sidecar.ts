@@ -167,11 +167,13 @@ export class Sidecar {
       srv.server.on("request", (req: IncomingMessage, res: ServerResponse) => this.track(runtime, req, res, handler.onRequest));
       srv.server.on("upgrade", handler.onUpgrade);
       if (lc.kind === "inbound") this.guardInbound(runtime, srv);
-      srv.server.on("connection", () => {
-        this.metrics.activeConnections.labels(lc.name).inc();
-        this.metrics.acceptedConnections.labels(lc.name).inc();
+      const active = this.metrics.activeConnections.labels(lc.name);
+      const accepted = this.metrics.acceptedConnections.labels(lc.name);
+      srv.server.on("connection", (s: import("node:net").Socket) => {
+        active.inc();
+        accepted.inc();
+        s.once("close", () => active.dec());
       });
-      srv.server.on("connection", (s: import("node:net").Socket) => s.once("close", () => this.metrics.activeConnections.labels(lc.name).dec()));
       const port = await listen(srv.server, lc.listen);
       runtime.port = port;
       this.listeners.push({ runtime, srv, port });
