@@ -8,6 +8,7 @@ import { registerCa } from "./commands/ca.js";
 import { registerConfig } from "./commands/config.js";
 import { registerProxy } from "./commands/proxy.js";
 import { registerUp } from "./commands/up.js";
+import { registerWaf } from "./commands/waf.js";
 import { debugEnabled, reportError } from "./run.js";
 
 export function buildProgram(): Command {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerProxy(program);
   registerConfig(program);
   registerAudit(program);
+  registerWaf(program);
   return program;
 }
 

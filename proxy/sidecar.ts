@@ -143,7 +143,7 @@ export class Sidecar {
       const chain = new FilterChain(filters, {
         audit: this.o.audit,
         onDeny: (filter, d) => this.metrics.denials.labels(lc.name, filter, d.code).inc(),
-        quietFilters: new Set(["rate_limit"]),
+        quietFilters: new Set(["rate_limit", "waf"]),
       });
       const runtime: ListenerRuntime = {
         name: lc.name,

@@ -84,6 +84,7 @@ export function validateProxyConfig(raw: unknown, baseDir: string, source = "con
         for (const line of formatIssues(fr.error)) errors.push(`${fat}.${name}${line.startsWith("(root)") ? line.slice(6) : `.${line}`}`);
         return { name, config: undefined };
       }
+      for (const e of factory.check?.(fr.data, baseDir) ?? []) errors.push(`${fat}.${name}: ${e}`);
       return { name, config: fr.data };
     });
   });

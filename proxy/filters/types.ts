@@ -30,6 +30,12 @@ export interface FilterRequest {
   readonly host: string;
   readonly port: number;
   readonly headers: IncomingHttpHeaders;
+  /** The request target exactly as received (for the WAF; unset in synthetic requests). */
+  readonly rawUrl?: string;
+  /** Header names and values as received, in order, repeats kept apart (Node's rawHeaders). */
+  readonly rawHeaders?: readonly string[];
+  /** "1.1" or "1.0". */
+  readonly httpVersion?: string;
   readonly listener: ListenerKind;
   readonly listenerName: string;
   /** Name of the matched route ("" when none matched). */
@@ -93,4 +99,6 @@ export interface FilterFactory<C = unknown> {
   readonly name: string;
   readonly schema: z.ZodType<C>;
   create(config: C, deps: FilterDeps): HttpFilter;
+  /** Load-time checks beyond the schema (e.g. the WAF compiles its rule files); messages name the problem. */
+  check?(config: C, baseDir: string): string[];
 }

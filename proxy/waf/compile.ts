@@ -1,0 +1,120 @@
+/**
+ * Turns a validated rule spec into the form the engine runs: targets
+ * parsed, transformation names resolved to functions (with an id per
+ * distinct chain, so a request transforms each value once per chain), the
+ * operator compiled.
+ */
+import { compileOperator, type Operator, type OperatorKey } from "./operators.js";
+import { requiredLiterals } from "./prefilter/literals.js";
+import { RuleCompileError } from "./errors.js";
+import { operatorOf, SEVERITY_SCORES, type ConditionSpec, type RuleSpec, type Severity } from "./rule-spec.js";
+import { parseTargets, type TargetSet } from "./targets.js";
+import { isTransformName, TRANSFORMS } from "./transforms.js";
+import { BODY_COLLECTIONS, type Transform } from "./types.js";
+
+export interface CompiledCondition {
+  readonly targets: TargetSet;
+  readonly transforms: readonly Transform[];
+  /** Same id = same transformation chain (cache key). */
+  readonly chainId: number;
+  readonly multiMatch: boolean;
+  readonly negate: boolean;
+  readonly op: Operator;
+  /** Operator name and argument, for listings ("rx", "sqli" ...). */
+  readonly opName: string;
+  /** Strings one of which every matching value contains (case-insensitive): the engine's prefilter. */
+  readonly literals?: readonly string[];
+}
+
+export interface CompiledRule extends CompiledCondition {
+  readonly id: number;
+  readonly msg: string;
+  readonly phase: "headers" | "body";
+  readonly paranoia: number;
+  readonly severity: Severity;
+  readonly score: number;
+  readonly tags: readonly string[];
+  readonly chain: readonly CompiledCondition[];
+  /** "file:line" of the rule. */
+  readonly location: string;
+}
+
+const chainIds = new Map<string, number>();
+
+/** A stable small integer per distinct transformation chain (process-wide). */
+export function chainIdOf(names: readonly string[]): number {
+  const key = names.join(",");
+  let id = chainIds.get(key);
+  if (id === undefined) {
+    id = chainIds.size;
+    chainIds.set(key, id);
+  }
+  return id;
+}
+
+/** How many distinct chains exist (size of the per-request cache table). */
+export function chainCount(): number {
+  return chainIds.size;
+}
+
+function compileCondition(c: ConditionSpec, path: readonly (string | number)[], phase: "headers" | "body"): CompiledCondition {
+  let targets: TargetSet;
+  try {
+    targets = parseTargets(c.targets);
+  } catch (err) {
+    throw new RuleCompileError([...path, "targets"], (err as Error).message);
+  }
+  if (phase === "headers") {
+    const body = targets.include.find((s) => BODY_COLLECTIONS.has(s.collection));
+    if (body) throw new RuleCompileError([...path, "targets"], `phase headers cannot inspect "${body.collection}" (only known after the body)`);
+  }
+  const names = c.transforms.filter((t) => t !== "none");
+  const transforms: Transform[] = [];
+  for (const [i, t] of names.entries()) {
+    if (!isTransformName(t)) throw new RuleCompileError([...path, "transforms", i], `unknown transformation "${t}" (expected one of ${[...TRANSFORMS.keys()].join(", ")})`);
+    transforms.push(TRANSFORMS.get(t)!);
+  }
+  const key = operatorOf(c);
+  let op: Operator;
+  try {
+    op = compileOperator(key, c[key]);
+  } catch (err) {
+    throw new RuleCompileError([...path, key], (err as Error).message);
+  }
+  // negated and multi_match conditions can match without the literal in the final value: no prefilter
+  const literals = c.negate || c.multi_match ? undefined : literalsOf(key, c[key]);
+  return { targets, transforms, chainId: chainIdOf(names), multiMatch: c.multi_match, negate: c.negate, op, opName: key, literals };
+}
+
+function literalsOf(key: OperatorKey, arg: unknown): readonly string[] | undefined {
+  switch (key) {
+    case "rx":
+      return requiredLiterals(String(arg));
+    case "phrases":
+      return arg as string[];
+    case "contains":
+    case "begins":
+    case "ends":
+    case "equals":
+      return String(arg) === "" ? undefined : [String(arg)];
+    default:
+      return undefined;
+  }
+}
+
+export function compileRule(r: RuleSpec, location: string): CompiledRule {
+  const head = compileCondition(r, [], r.phase);
+  const chain = r.chain.map((c, i) => compileCondition(c, ["chain", i], r.phase));
+  return {
+    ...head,
+    id: r.id,
+    msg: r.msg,
+    phase: r.phase,
+    paranoia: r.paranoia,
+    severity: r.severity,
+    score: SEVERITY_SCORES[r.severity],
+    tags: r.tags,
+    chain,
+    location,
+  };
+}

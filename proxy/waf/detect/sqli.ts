@@ -1,0 +1,78 @@
+/**
+ * SQL-injection detector: tokenizes a value as SQL, folds the tokens into a
+ * short fingerprint and matches that against grammar-shaped rules. The value
+ * is read in several contexts: as it is (spliced into SQL as a number or
+ * name), and as if it followed an opening ', " or ` (spliced into a quoted
+ * string or name), since a WAF does not know where the application puts it.
+ *
+ * Bounded: only the first MAX_INPUT characters and MAX_TOKENS folded tokens
+ * per context are looked at; every pass is linear. Never throws.
+ */
+
+import { fingerprint } from "./sqli-fold.js";
+import { quotedEnd } from "./sqli-chars.js";
+import { isInjection } from "./sqli-rules.js";
+
+export interface SqliMatch {
+  /** Folded token classes that matched, one letter per token ("s&n=n"). */
+  fingerprint: string;
+  /** How the value was read: as is, or breaking out of a quoted string/name. */
+  context: "none" | "single-quote" | "double-quote" | "backtick";
+}
+
+/** Characters of input inspected. */
+export const MAX_INPUT = 64 * 1024;
+
+/**
+ * Characters that cannot, on their own, put two SQL tokens side by side:
+ * letters, digits and a few separators. A value made only of these is one
+ * word or number (possibly with dashes, dots, slashes), never an injection.
+ */
+const INERT = new Uint8Array(128);
+for (const ch of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:/") INERT[ch.charCodeAt(0)] = 1;
+
+/** The fast path: true when `s` cannot hold an injection because it has no SQL syntax at all. */
+export function isInert(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 128) {
+      // a single dash is inert; "--" opens a comment
+      if (INERT[c] === 1 || (c === 0x2d && s.charCodeAt(i + 1) !== 0x2d)) continue;
+      return false;
+    }
+    if (c === 0xa0) return false; // a blank to some databases
+  }
+  return true;
+}
+
+const QUOTES: readonly (readonly [string, number, SqliMatch["context"]])[] = [
+  ["'", 0x27, "single-quote"],
+  ['"', 0x22, "double-quote"],
+  ["`", 0x60, "backtick"],
+];
+
+function detect(input: string): SqliMatch | undefined {
+  const s = input.length > MAX_INPUT ? input.slice(0, MAX_INPUT) : input;
+  if (isInert(s)) return undefined;
+  let fp = fingerprint(s, 0, false);
+  if (isInjection(fp, "none")) return { fingerprint: fp, context: "none" };
+  for (const [q, code, context] of QUOTES) {
+    if (s.indexOf(q) < 0) continue;
+    // the value continues a quoted string: it breaks out at the first unescaped closing quote
+    const end = quotedEnd(s, 0, code);
+    if (end < 0) continue;
+    fp = fingerprint(s, end, true);
+    if (isInjection(fp, q === "`" ? "name" : "string")) return { fingerprint: fp, context };
+  }
+  return undefined;
+}
+
+/** The first injection-shaped reading of `input` (already url-decoded), or undefined. */
+export function detectSqli(input: string): SqliMatch | undefined {
+  try {
+    return detect(input);
+  } catch {
+    // a detector bug must not take the request path down; treat as no match
+    return undefined;
+  }
+}

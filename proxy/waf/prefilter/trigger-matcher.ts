@@ -1,0 +1,103 @@
+/**
+ * One Aho-Corasick automaton over the required literals of many conditions,
+ * reporting every condition whose literal occurs in a value (the
+ * PhraseMatcher stops at the first phrase; this one collects owners).
+ * Case-insensitive for ASCII.
+ *
+ * Compiled to a dense DFA over an alphabet of the characters the literals
+ * use (every other character is one class), so a value costs two array reads
+ * per character and no failure-link walks: this pass runs over every
+ * inspected value of a request.
+ */
+import { lowerAscii } from "./literals.js";
+
+export class TriggerMatcher {
+  readonly slots: number;
+  /** Character → alphabet class (0 = a character no literal uses), for codes < 65536. */
+  private readonly classOf: Uint16Array;
+  private readonly width: number;
+  /** delta[state * width + class] → next state. */
+  private readonly delta: Int32Array;
+  /** Slots of the literals ending at each state, fail chain included (undefined = none). */
+  private readonly outs: (readonly number[] | undefined)[];
+
+  /** literals[i] are the literals of slot i. */
+  constructor(literals: readonly (readonly string[])[]) {
+    this.slots = literals.length;
+    // trie with sparse edges first
+    const next: Map<number, number>[] = [new Map()];
+    const out: number[][] = [[]];
+    const alphabet = new Map<number, number>();
+    literals.forEach((lits, slot) => {
+      for (const raw of lits) {
+        const lit = lowerAscii(raw);
+        if (lit.length === 0) continue;
+        let s = 0;
+        for (let i = 0; i < lit.length; i++) {
+          const c = lit.charCodeAt(i);
+          if (!alphabet.has(c)) alphabet.set(c, alphabet.size + 1);
+          const cls = alphabet.get(c)!;
+          let t = next[s]!.get(cls);
+          if (t === undefined) {
+            t = next.length;
+            next.push(new Map());
+            out.push([]);
+            next[s]!.set(cls, t);
+          }
+          s = t;
+        }
+        if (!out[s]!.includes(slot)) out[s]!.push(slot);
+      }
+    });
+    this.classOf = new Uint16Array(65536);
+    for (const [c, cls] of alphabet) {
+      this.classOf[c] = cls;
+      // ASCII upper case folds onto the lower-case literal's class
+      if (c >= 97 && c <= 122) this.classOf[c - 32] = cls;
+    }
+    const width = alphabet.size + 1;
+    const n = next.length;
+    const delta = new Int32Array(n * width);
+    const fail = new Int32Array(n);
+    // breadth-first: a state's row is its own edges over its fail state's row
+    const queue: number[] = [];
+    for (const [cls, t] of next[0]!) {
+      delta[cls] = t;
+      queue.push(t);
+    }
+    for (let qi = 0; qi < queue.length; qi++) {
+      const s = queue[qi]!;
+      const f = fail[s]!;
+      for (const o of out[f]!) if (!out[s]!.includes(o)) out[s]!.push(o);
+      for (let cls = 0; cls < width; cls++) delta[s * width + cls] = delta[f * width + cls]!;
+      for (const [cls, t] of next[s]!) {
+        fail[t] = delta[f * width + cls]!;
+        delta[s * width + cls] = t;
+        queue.push(t);
+      }
+    }
+    this.width = width;
+    this.delta = delta;
+    this.outs = out.map((o) => (o.length === 0 ? undefined : o));
+  }
+
+  /** Pushes onto out every slot whose literal occurs in input, once each (seen: scratch of size slots, all 0 before and after). */
+  slotsIn(input: string, out: number[], seen: Uint8Array): void {
+    const start = out.length;
+    const { classOf, delta, width, outs } = this;
+    let s = 0;
+    for (let i = 0; i < input.length; i++) {
+      s = delta[s * width + classOf[input.charCodeAt(i)]!]!;
+      const o = outs[s];
+      if (o === undefined) continue;
+      for (let k = 0; k < o.length; k++) {
+        const slot = o[k]!;
+        if (seen[slot] === 0) {
+          seen[slot] = 1;
+          out.push(slot);
+        }
+      }
+    }
+    for (let k = start; k < out.length; k++) seen[out[k]!] = 0;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * Byte-string helpers shared by the body parsers. Every string the WAF
+ * inspects is a latin1 string of the request bytes, so a decoded character
+ * reference becomes the UTF-8 bytes the client would have sent for it.
+ */
+
+/** Single-character strings for every byte, so a decoded byte costs no allocation. */
+export const BYTE_CHARS: readonly string[] = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i));
+
+/** Value of a hex digit, or -1. */
+export function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  if (l >= 97 && l <= 102) return l - 87;
+  return -1;
+}
+
+/** The UTF-8 bytes of a code point as a latin1 string (lone surrogates encoded as three bytes, like WTF-8). */
+export function utf8Bytes(cp: number): string {
+  if (cp < 0x80) return BYTE_CHARS[cp]!;
+  if (cp < 0x800) return BYTE_CHARS[0xc0 | (cp >> 6)]! + BYTE_CHARS[0x80 | (cp & 0x3f)]!;
+  if (cp < 0x10000) {
+    return BYTE_CHARS[0xe0 | (cp >> 12)]! + BYTE_CHARS[0x80 | ((cp >> 6) & 0x3f)]! + BYTE_CHARS[0x80 | (cp & 0x3f)]!;
+  }
+  return (
+    BYTE_CHARS[0xf0 | (cp >> 18)]! +
+    BYTE_CHARS[0x80 | ((cp >> 12) & 0x3f)]! +
+    BYTE_CHARS[0x80 | ((cp >> 6) & 0x3f)]! +
+    BYTE_CHARS[0x80 | (cp & 0x3f)]!
+  );
+}
+
+/** XML/HTTP whitespace: space, tab, CR, LF. */
+export function isWs(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9;
+}
+
+/** True when s[start, end) holds only whitespace. */
+export function allWs(s: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (!isWs(s.charCodeAt(i))) return false;
+  return true;
+}
+
+/** Trims spaces and tabs only (String.prototype.trim also eats NBSP, VT and FF, which are data here). */
+export function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}

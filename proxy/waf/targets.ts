@@ -1,0 +1,122 @@
+/**
+ * Targets: which values of a request a condition inspects.
+ *
+ *   args              every value of the collection
+ *   headers:referer   the values whose name is "referer" (names compare case-insensitively)
+ *   args:/^id_/       the values whose name matches the pattern
+ *   count:args        one value: how many the collection holds ("0" when none)
+ *   !args:password    leave these values out of the condition's other targets
+ */
+import { COLLECTIONS, type Arg, type Collection, type ParsedRequest } from "./types.js";
+import { compileSafeRegex } from "./regex-safety.js";
+
+export interface KeyFilter {
+  readonly collection: Collection;
+  /** undefined = every name. */
+  readonly name?: string;
+  readonly pattern?: RegExp;
+}
+
+export interface Selector extends KeyFilter {
+  readonly count: boolean;
+}
+
+export interface TargetSet {
+  readonly include: readonly Selector[];
+  readonly exclude: readonly KeyFilter[];
+}
+
+const KNOWN: ReadonlySet<string> = new Set(COLLECTIONS);
+
+/** Parses one target string; throws Error(reason) when it is not one. */
+export function parseTarget(text: string): { exclude: boolean; selector: Selector } {
+  let t = text.trim();
+  const exclude = t.startsWith("!");
+  if (exclude) t = t.slice(1);
+  const count = t.startsWith("count:");
+  if (count) t = t.slice(6);
+  const colon = t.indexOf(":");
+  const collection = (colon < 0 ? t : t.slice(0, colon)).toLowerCase();
+  if (!KNOWN.has(collection)) throw new Error(`unknown target "${collection}" (expected one of ${COLLECTIONS.join(", ")})`);
+  if (exclude && count) throw new Error(`"${text}": an exclusion cannot be a count`);
+  const key = colon < 0 ? undefined : t.slice(colon + 1);
+  if (key === "") throw new Error(`"${text}": empty name after ":"`);
+  if (exclude && key === undefined) throw new Error(`"${text}": an exclusion names one value (collection:name)`);
+  let selector: Selector = { collection: collection as Collection, count };
+  if (key !== undefined) {
+    if (key.length > 2 && key.startsWith("/") && key.endsWith("/")) {
+      selector = { ...selector, pattern: compileSafeRegex(`(?i)${key.slice(1, -1)}`).regex };
+    } else {
+      selector = { ...selector, name: key.toLowerCase() };
+    }
+  }
+  return { exclude, selector };
+}
+
+export function parseTargets(texts: readonly string[]): TargetSet {
+  const include: Selector[] = [];
+  const exclude: KeyFilter[] = [];
+  for (const t of texts) {
+    const p = parseTarget(t);
+    if (p.exclude) exclude.push(p.selector);
+    else include.push(p.selector);
+  }
+  if (include.length === 0) throw new Error("needs at least one target that is not an exclusion");
+  return { include, exclude };
+}
+
+/** Whether a filter picks out this arg of its collection. */
+export function keyMatches(f: KeyFilter, arg: Arg): boolean {
+  if (f.name !== undefined) return arg.name.length === f.name.length && arg.name.toLowerCase() === f.name;
+  if (f.pattern !== undefined) return f.pattern.test(arg.name);
+  return true;
+}
+
+const EMPTY: readonly Arg[] = [];
+
+/** Name shown in logs and audit events: "args:q", "count:args", "body". */
+export function targetLabel(collection: Collection, arg: Arg | undefined, count: boolean): string {
+  if (count) return `count:${collection}`;
+  if (arg === undefined || arg.name === collection) return collection;
+  return `${collection}:${arg.name}`;
+}
+
+/**
+ * Calls visit(label-parts) for every value a selector picks, skipping excluded
+ * names, until visit returns true. Returns whether it did.
+ */
+export function forEachValue(
+  req: ParsedRequest,
+  sel: Selector,
+  excluded: readonly KeyFilter[],
+  visit: (value: string, arg: Arg | undefined) => boolean,
+): boolean {
+  const args = req.collections.get(sel.collection) ?? EMPTY;
+  if (sel.count) {
+    let n = 0;
+    for (const a of args) if (selected(sel, excluded, a)) n++;
+    return visit(String(n), undefined);
+  }
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (selected(sel, excluded, a) && visit(a.value, a)) return true;
+  }
+  return false;
+}
+
+/** Whether a selector (name filter) picks this arg and no exclusion removes it. */
+export function selected(sel: Selector, excluded: readonly KeyFilter[], a: Arg): boolean {
+  if ((sel.name !== undefined || sel.pattern !== undefined) && !keyMatches(sel, a)) return false;
+  for (let i = 0; i < excluded.length; i++) {
+    const x = excluded[i]!;
+    if (x.collection === sel.collection && keyMatches(x, a)) return false;
+  }
+  return true;
+}
+
+/** An exclusion on `args` also covers the query and body args it is made of. */
+export function widenExclusion(f: KeyFilter): KeyFilter[] {
+  if (f.collection === "args") return [f, { ...f, collection: "query_args" }, { ...f, collection: "body_args" }];
+  if (f.collection === "args_names") return [f, { ...f, collection: "query_args_names" }, { ...f, collection: "body_args_names" }];
+  return [f];
+}
