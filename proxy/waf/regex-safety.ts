@@ -162,5 +162,7 @@ function foldClass(cls: string): string {
     if (isLetter(a)) extra += other(body[i]!);
     i++;
   }
+  // a literal "-" at the end must stay last, or the added letters would turn it into a range
+  if (body.endsWith("-") && !body.endsWith("\\-")) return `${cls.slice(0, start)}${body.slice(0, -1)}${extra}-]`;
   return cls.slice(0, start) + body + extra + "]";
 }

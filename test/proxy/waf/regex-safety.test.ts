@@ -6,6 +6,8 @@ test("(?i) folds letters into two-case classes and keeps escapes and group synta
   t.is(foldCase("ab"), "[aA][bB]");
   t.is(foldCase("\\s+x"), "\\s+[xX]");
   t.is(foldCase("[a-f0-9]"), "[a-f0-9A-F]");
+  t.is(foldCase("[a-z.-]"), "[a-z.A-Z-]");
+  t.false(compileSafeRegex("(?i)^[a-z.-]+$").regex.test("a/b"), "a trailing - stays a literal");
   t.is(foldCase("(?:or|and)"), "(?:[oO][rR]|[aA][nN][dD])");
   t.is(foldCase("\\x41b{2,3}"), "\\x41[bB]{2,3}");
   t.is(foldCase("(?<name>a)"), "(?<name>[aA])");
