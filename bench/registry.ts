@@ -5,5 +5,7 @@ import type { Benchmark } from "./lib/types.js";
 import { massRotation } from "./mass-rotation.js";
 import { proxyPair } from "./proxy-pair.js";
 import { sdsFanout } from "./sds-fanout.js";
+import { wafCorpus } from "./waf-corpus.js";
+import { wafSpeed } from "./waf-speed.js";
 
-export const BENCHMARKS: readonly Benchmark[] = [caSign, sdsFanout, massRotation, proxyPair, authCost];
+export const BENCHMARKS: readonly Benchmark[] = [caSign, sdsFanout, massRotation, proxyPair, authCost, wafCorpus, wafSpeed];
