@@ -42,6 +42,20 @@ function canonicalString(value: string): string {
   return JSON.stringify(value);
 }
 
+// Member names repeat endlessly across events: remember their escaped form (bounded).
+const keyCache = new Map<string, string>();
+const KEY_CACHE_MAX = 4096;
+
+function canonicalKey(key: string): string {
+  let out = keyCache.get(key);
+  if (out === undefined) {
+    out = canonicalString(key);
+    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+    keyCache.set(key, out);
+  }
+  return out;
+}
+
 function canonicalValue(value: unknown, depth: number, maxDepth: number): string {
   switch (typeof value) {
     case "string":
@@ -59,9 +73,9 @@ function canonicalValue(value: unknown, depth: number, maxDepth: number): string
   if (value === null) return "null";
   if (depth >= maxDepth) throw new AuditError("invalid_event", `JSON nested deeper than ${maxDepth} levels`);
   if (Array.isArray(value)) {
-    const parts: string[] = [];
-    for (let i = 0; i < value.length; i++) parts.push(canonicalValue(value[i], depth + 1, maxDepth));
-    return `[${parts.join(",")}]`;
+    let out = "[";
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? "" : ",") + canonicalValue(value[i], depth + 1, maxDepth);
+    return `${out}]`;
   }
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
@@ -70,9 +84,11 @@ function canonicalValue(value: unknown, depth: number, maxDepth: number): string
   // Default sort compares UTF-16 code units, which is what JCS specifies.
   const keys = Object.keys(value).sort();
   const record = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of keys) parts.push(`${canonicalString(key)}:${canonicalValue(record[key], depth + 1, maxDepth)}`);
-  return `{${parts.join(",")}}`;
+  let out = "{";
+  for (let i = 0; i < keys.length; i++) {
+    out += `${i === 0 ? "" : ","}${canonicalKey(keys[i])}:${canonicalValue(record[keys[i]], depth + 1, maxDepth)}`;
+  }
+  return `${out}}`;
 }
 
 /**
@@ -122,6 +138,25 @@ function sha256Hex(text: string): string {
 /** The event hash (see the module comment). */
 export function computeEventHash(f: HashedFields): string {
   return sha256Hex(f.prev_hash + eventCanonicalJson(f));
+}
+
+/** True when the string holds an unpaired UTF-16 surrogate (which canonical JSON rejects). */
+export function hasLoneSurrogate(value: string): boolean {
+  return LONE_SURROGATE.test(value);
+}
+
+/**
+ * computeEventHash for fields the caller already checked (prepareEvent
+ * rejects lone surrogates in every text field; ts and prev_hash are
+ * ASCII): the same bytes, without scanning each field again on the append path.
+ */
+export function computeCheckedEventHash(f: HashedFields): string {
+  const s = JSON.stringify;
+  return sha256Hex(
+    `${f.prev_hash}{"action":${s(f.action)},"actor":${s(f.actor)},"component":${s(f.component)},"details":${f.detailsJson}` +
+      `,"outcome":${s(f.outcome)},"prev_hash":${s(f.prev_hash)},"reason":${s(f.reason)},"seq":${s(f.seq)}` +
+      `,"subject":${s(f.subject)},"ts":${s(f.ts)}}`,
+  );
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

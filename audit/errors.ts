@@ -19,7 +19,13 @@ export type AuditErrorCode =
   /** Write attempted on a log opened read-only. */
   | "read_only"
   /** The log was closed. */
-  | "closed";
+  | "closed"
+  /** A signing key or trusted-keys file is missing, unreadable, too open or malformed. */
+  | "key_error"
+  /** The log (or an archive) does not verify, so the operation refused to go on. */
+  | "verify_failed"
+  /** An archive file is malformed or does not belong where it was given. */
+  | "bad_archive";
 
 export class AuditError extends Error {
   readonly code: AuditErrorCode;

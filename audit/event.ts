@@ -3,7 +3,7 @@
  * stores (AuditEvent), and the one interface the rest of the mesh depends on
  * (AuditSink), so tests can give components a no-op or in-memory sink.
  */
-import { canonicalJson, computeEventHash } from "./canonical.js";
+import { canonicalJson, computeCheckedEventHash, hasLoneSurrogate } from "./canonical.js";
 import { AuditError } from "./errors.js";
 import { redactDetails, redactString } from "./redact.js";
 
@@ -93,6 +93,8 @@ function checkText(field: string, value: unknown): string {
   if (value.length * 3 > AUDIT_LIMITS.textMaxBytes && Buffer.byteLength(value, "utf8") > AUDIT_LIMITS.textMaxBytes) {
     throw new AuditError("invalid_event", `${field} is longer than ${AUDIT_LIMITS.textMaxBytes} bytes`);
   }
+  // Checked here, before the write lock, so sealing can hash without scanning again.
+  if (hasLoneSurrogate(value)) throw new AuditError("invalid_event", `${field} contains an unpaired UTF-16 surrogate`);
   return redactString(value);
 }
 
@@ -134,9 +136,12 @@ export function prepareEvent(input: AuditEventInput): PreparedEvent {
   return { component, action, outcome: input.outcome, actor, subject, reason, details, detailsJson };
 }
 
-/** Links a prepared event into the chain after (prevHash) at position seq. */
+/**
+ * Links a prepared event into the chain after (prevHash) at position seq.
+ * ts must be formatTimestamp output and prevHash 64 hex digits.
+ */
 export function sealEvent(prepared: PreparedEvent, seq: number, ts: string, prevHash: string): AuditEvent {
-  const hash = computeEventHash({
+  const hash = computeCheckedEventHash({
     seq,
     ts,
     component: prepared.component,

@@ -109,9 +109,10 @@ export function redactString(value: string): string {
     );
 }
 
-/** Sets an own enumerable property, even for the key "__proto__". */
+/** Sets an own enumerable property, even for the key "__proto__" (plain assignment would set the prototype). */
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === "__proto__") Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 function redactValue(value: unknown, depth: number, maxDepth: number): unknown {

@@ -9,10 +9,17 @@
  * OS page cache before append() returns, so it survives kill -9 of the
  * process (only an OS crash or power loss can drop the last commits); with
  * "full" (synchronous=FULL) the WAL is fsynced at every commit.
+ *
+ * With a signing key (the checkpoints option) the writer also signs the
+ * chain head every N events or T ms, inside the append's transaction (see
+ * checkpointer.ts), and on close. When every event was archived, the head
+ * is the archive anchor, so appends continue the archived chain.
  */
-import { closeSync, existsSync, constants as fsConstants, fchmodSync, openSync } from "node:fs";
+import { existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import { GENESIS_HASH } from "./canonical.js";
+import type { Checkpoint } from "./checkpoint.js";
+import { Checkpointer, type CheckpointPolicy } from "./checkpointer.js";
 import { AuditError } from "./errors.js";
 import {
   formatTimestamp,
@@ -23,13 +30,32 @@ import {
   type AuditSink,
   type PreparedEvent,
 } from "./event.js";
+import { defaultTrustedKeysPath, openSigningKey, type SigningKey } from "./keys.js";
 import { buildQuery, rowToEvent, type AuditQuery, type EventRow } from "./query.js";
 import { checkSchema, migrate } from "./schema.js";
+import { HeadReader, createPrivateFile, sqliteCode, storeError, type ChainHead } from "./sqlite-util.js";
 
 export type { AuditQuery } from "./query.js";
+export type { ChainHead } from "./sqlite-util.js";
+
+/** Signed checkpoints (see checkpoint.ts, checkpointer.ts). */
+export interface CheckpointOptions extends CheckpointPolicy {
+  /** The signing key; or give keyFile. */
+  key?: SigningKey;
+  /** A private key file (PKCS#8 PEM, Ed25519 or P-256, mode 0600). */
+  keyFile?: string;
+  /** Create keyFile (Ed25519) when it does not exist, adding its public key to trustedKeysFile. */
+  createKey?: boolean;
+  /** Where a created key's public half goes. Default `<db>.keys`. */
+  trustedKeysFile?: string;
+  /** Sign the head on close() when no checkpoint covers it. Default true. */
+  onClose?: boolean;
+  /** Also try a time checkpoint every everyMs without appends (an unref'd timer). Default true. */
+  timer?: boolean;
+}
 
 export interface AuditLogOptions {
-  /** Source of event timestamps (default: the system clock). */
+  /** Source of event timestamps and checkpoint timing (default: the system clock). */
   clock?: () => Date;
   /** "normal" survives a process crash, "full" also an OS crash. Default "normal". */
   durability?: "normal" | "full";
@@ -37,47 +63,12 @@ export interface AuditLogOptions {
   busyTimeoutMs?: number;
   /** Open an existing log for query/head/count only. */
   readonly?: boolean;
-}
-
-export interface ChainHead {
-  seq: number;
-  hash: string;
+  /** Sign checkpoints with this writer's key. Without it the log is hash-chained only. */
+  checkpoints?: CheckpointOptions;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 const MEMORY_PATH = ":memory:";
-
-/** Creates the file owner-only before SQLite opens it; SQLite gives -wal/-shm the same mode. */
-function createPrivateFile(path: string): void {
-  let fd: number;
-  try {
-    // O_EXCL: never follow a planted symlink, never touch an existing file's mode.
-    fd = openSync(path, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return;
-    throw new AuditError("store_error", `cannot create audit log ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    fchmodSync(fd, 0o600); // a umask can only have removed bits; make it exact
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function sqliteCode(err: unknown): string | undefined {
-  const code: unknown = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-/** Maps driver failures to AuditError; AuditErrors pass through. */
-function storeError(what: string, err: unknown): AuditError {
-  if (err instanceof AuditError) return err;
-  const code = sqliteCode(err);
-  if (code !== undefined && code.startsWith("SQLITE_BUSY")) {
-    return new AuditError("busy", `${what}: the audit log stayed locked by another writer`, { cause: err });
-  }
-  return new AuditError("store_error", `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-}
 
 function checkBusyTimeout(value: number | undefined): number {
   if (value === undefined) return DEFAULT_BUSY_TIMEOUT_MS;
@@ -87,47 +78,114 @@ function checkBusyTimeout(value: number | undefined): number {
   return value;
 }
 
+function signingKeyFor(path: string, o: CheckpointOptions): SigningKey {
+  if (o.key !== undefined) return o.key;
+  if (typeof o.keyFile !== "string" || o.keyFile === "") {
+    throw new AuditError("invalid_argument", "checkpoints need a key or a keyFile");
+  }
+  const trusted = o.trustedKeysFile ?? (path === MEMORY_PATH ? undefined : defaultTrustedKeysPath(path));
+  return openSigningKey(o.keyFile, { create: o.createKey === true, trustedKeysFile: trusted });
+}
+
 export class AuditLog implements AuditSink {
   readonly path: string;
   readonly readonly: boolean;
   private readonly db: Database.Database;
   private readonly clock: () => Date;
-  private readonly headStmt: Database.Statement<[], { seq: number; hash: string }>;
+  private readonly heads: HeadReader;
   private readonly countStmt: Database.Statement<[], { n: number }>;
-  private readonly appendTx: ((inputs: readonly AuditEventInput[]) => AuditEvent[]) | undefined;
+  private readonly insertStmt: Database.Statement<unknown[]> | undefined;
+  private readonly appendOneTx: ((p: PreparedEvent) => AuditEvent) | undefined;
+  private readonly appendManyTx: ((p: readonly PreparedEvent[]) => AuditEvent[]) | undefined;
+  private readonly checkpointer: Checkpointer | undefined;
+  private readonly checkpointOnClose: boolean;
+  private readonly timer: NodeJS.Timeout | undefined;
   private readonly queryStmts = new Map<string, Database.Statement<unknown[], EventRow>>();
+  private readonly dataVersion: Database.Statement<[], number> | undefined;
+  /** The head our last successful append committed, and the data_version it was read under. */
+  private lastCommit: { version: number; head: ChainHead } | undefined;
+  private txVersion = 0;
   private closed = false;
 
-  private constructor(path: string, db: Database.Database, readonly: boolean, clock: () => Date) {
+  private constructor(path: string, db: Database.Database, readonly: boolean, clock: () => Date, version: number, cp: CheckpointOptions | undefined) {
     this.path = path;
     this.db = db;
     this.readonly = readonly;
     this.clock = clock;
-    this.headStmt = db.prepare("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1");
+    this.heads = new HeadReader(db, version);
     this.countStmt = db.prepare("SELECT count(*) AS n FROM events");
+    this.checkpointOnClose = cp?.onClose !== false;
     if (readonly) return;
-    const insert = db.prepare<unknown[]>(
+    this.insertStmt = db.prepare<unknown[]>(
       "INSERT INTO events (seq, ts, component, action, outcome, actor, subject, reason, details, prev_hash, hash)" +
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
-    const tx = db.transaction((prepared: readonly PreparedEvent[]): AuditEvent[] => {
-      // The clock is read under the write lock, so ts order follows seq order.
-      const head = this.headStmt.get();
-      let seq = head?.seq ?? 0;
+    if (cp !== undefined) {
+      this.checkpointer = new Checkpointer(db, this.heads, signingKeyFor(path, cp), cp, clock().getTime());
+      if (cp.timer !== false && this.checkpointer.everyMs > 0) {
+        this.timer = setInterval(() => this.checkpointIfDue(), this.checkpointer.everyMs);
+        this.timer.unref();
+      }
+    }
+    this.dataVersion = db.prepare<[], number>("PRAGMA data_version").pluck();
+    // The clock is read under the write lock, so ts order follows seq order.
+    const one = db.transaction((p: PreparedEvent): AuditEvent => {
+      const head = this.headInTx();
+      const now = this.clock();
+      const ev = this.insertOne(p, (head?.seq ?? 0) + 1, formatTimestamp(now), head?.hash ?? GENESIS_HASH);
+      this.checkpointer?.afterAppend(ev.seq - 1, ev, now.getTime(), ev.ts);
+      return ev;
+    });
+    const many = db.transaction((prepared: readonly PreparedEvent[]): AuditEvent[] => {
+      const head = this.headInTx();
+      const now = this.clock();
+      const ts = formatTimestamp(now);
+      const from = head?.seq ?? 0;
       let prevHash = head?.hash ?? GENESIS_HASH;
-      const ts = formatTimestamp(this.clock());
       const out: AuditEvent[] = [];
       for (const p of prepared) {
-        seq += 1;
-        const ev = sealEvent(p, seq, ts, prevHash);
-        insert.run(seq, ts, p.component, p.action, p.outcome, p.actor, p.subject, p.reason, p.detailsJson, prevHash, ev.hash);
+        const ev = this.insertOne(p, from + out.length + 1, ts, prevHash);
         prevHash = ev.hash;
         out.push(ev);
       }
+      this.checkpointer?.afterAppend(from, out[out.length - 1], now.getTime(), ts);
       return out;
     });
     // Validation and redaction run before taking the lock other processes wait on.
-    this.appendTx = (inputs) => tx.immediate(inputs.map((input) => prepareEvent(input)));
+    this.appendOneTx = (p) => this.remember(() => one.immediate(p), (ev) => ev);
+    this.appendManyTx = (p) => this.remember(() => many.immediate(p), (evs) => evs[evs.length - 1]);
+  }
+
+  /**
+   * The head as of the open write transaction. Re-reading it costs a B-tree
+   * descent per append; when no other connection committed since our last
+   * append (PRAGMA data_version, which only other connections' commits
+   * change), the head we committed is still the head.
+   */
+  private headInTx(): ChainHead | undefined {
+    const version = this.dataVersion!.get()!;
+    this.txVersion = version;
+    const last = this.lastCommit;
+    return last !== undefined && last.version === version ? last.head : this.heads.get();
+  }
+
+  /** Runs an append transaction; remembers its head only once it committed (a failed one forgets it). */
+  private remember<T>(run: () => T, headOf: (result: T) => ChainHead): T {
+    try {
+      const result = run();
+      const head = headOf(result);
+      this.lastCommit = { version: this.txVersion, head: { seq: head.seq, hash: head.hash } };
+      return result;
+    } catch (err) {
+      this.lastCommit = undefined;
+      throw err;
+    }
+  }
+
+  private insertOne(p: PreparedEvent, seq: number, ts: string, prevHash: string): AuditEvent {
+    const ev = sealEvent(p, seq, ts, prevHash);
+    this.insertStmt!.run(seq, ts, p.component, p.action, p.outcome, p.actor, p.subject, p.reason, p.detailsJson, prevHash, ev.hash);
+    return ev;
   }
 
   /**
@@ -148,6 +206,7 @@ export class AuditLog implements AuditSink {
     const clock = opts.clock ?? (() => new Date());
     const memory = path === MEMORY_PATH;
     if (readonly && memory) throw new AuditError("invalid_argument", "a :memory: log cannot be read-only");
+    if (readonly && opts.checkpoints !== undefined) throw new AuditError("invalid_argument", "a read-only log cannot sign checkpoints");
     if (!readonly && !memory) createPrivateFile(path);
 
     let db: Database.Database;
@@ -160,8 +219,10 @@ export class AuditLog implements AuditSink {
       throw storeError(`cannot open audit log ${path}`, err);
     }
     try {
+      let version: number;
       if (readonly) {
-        if (checkSchema(db) === 0) throw new AuditError("unsupported_schema", `${path} is not an initialized audit log`);
+        version = checkSchema(db);
+        if (version === 0) throw new AuditError("unsupported_schema", `${path} is not an initialized audit log`);
       } else {
         if (!memory) {
           const mode: unknown = db.pragma("journal_mode = WAL", { simple: true });
@@ -171,9 +232,9 @@ export class AuditLog implements AuditSink {
           db.pragma("journal_size_limit = 67108864");
         }
         db.pragma(`synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
-        migrate(db);
+        version = migrate(db);
       }
-      return new AuditLog(path, db, readonly, clock);
+      return new AuditLog(path, db, readonly, clock, version, opts.checkpoints);
     } catch (err) {
       db.close();
       throw storeError(`cannot open audit log ${path}`, err);
@@ -186,19 +247,63 @@ export class AuditLog implements AuditSink {
 
   /** Validates, redacts, chains and durably stores one event; returns it as stored. */
   append(input: AuditEventInput): AuditEvent {
-    return this.appendMany([input])[0];
+    this.ensureOpen();
+    if (this.appendOneTx === undefined) throw new AuditError("read_only", "the audit log was opened read-only");
+    const prepared = prepareEvent(input);
+    try {
+      return this.appendOneTx(prepared);
+    } catch (err) {
+      throw storeError("audit append failed", err);
+    }
   }
 
   /** Appends several events in one transaction (all or none); same rules as append. */
   appendMany(inputs: readonly AuditEventInput[]): AuditEvent[] {
     this.ensureOpen();
-    if (this.appendTx === undefined) throw new AuditError("read_only", "the audit log was opened read-only");
+    if (this.appendManyTx === undefined) throw new AuditError("read_only", "the audit log was opened read-only");
     if (!Array.isArray(inputs)) throw new AuditError("invalid_argument", "appendMany takes an array of events");
     if (inputs.length === 0) return [];
+    const prepared = inputs.map((input) => prepareEvent(input));
     try {
-      return this.appendTx(inputs);
+      return this.appendManyTx(prepared);
     } catch (err) {
       throw storeError("audit append failed", err);
+    }
+  }
+
+  /** The key id this writer signs checkpoints with, if it does. */
+  get checkpointKeyId(): string | undefined {
+    return this.checkpointer?.keyId;
+  }
+
+  /**
+   * Signs the current head now (kind "manual"), even if a checkpoint covers
+   * it already. Returns undefined for a log without events. Needs checkpoints.
+   */
+  checkpoint(): Checkpoint | undefined {
+    this.ensureOpen();
+    if (this.checkpointer === undefined) throw new AuditError("invalid_argument", "this audit log was opened without a checkpoint key");
+    const now = this.clock();
+    try {
+      return this.checkpointer.checkpointHead("manual", now, formatTimestamp(now), true);
+    } catch (err) {
+      throw storeError("audit checkpoint failed", err);
+    }
+  }
+
+  /**
+   * A time checkpoint if everyMs passed since this writer's last one and no
+   * checkpoint covers the head (what the timer runs; tests call it with a
+   * stepped clock). Never throws: a busy log is simply tried again later.
+   */
+  checkpointIfDue(): Checkpoint | undefined {
+    if (this.closed || this.checkpointer === undefined) return undefined;
+    try {
+      const now = this.clock();
+      if (!this.checkpointer.due(now.getTime())) return undefined;
+      return this.checkpointer.checkpointHead("time", now, formatTimestamp(now), false);
+    } catch {
+      return undefined;
     }
   }
 
@@ -218,11 +323,11 @@ export class AuditLog implements AuditSink {
     return mapRows(stmt.iterate(params));
   }
 
-  /** The last event's seq and hash, or undefined for an empty log. */
+  /** The last event's seq and hash (the archive anchor when all were archived), or undefined for an empty log. */
   head(): ChainHead | undefined {
     this.ensureOpen();
     try {
-      const row = this.headStmt.get();
+      const row = this.heads.get();
       return row === undefined ? undefined : { seq: row.seq, hash: row.hash };
     } catch (err) {
       throw storeError("cannot read the audit head", err);
@@ -238,9 +343,22 @@ export class AuditLog implements AuditSink {
     }
   }
 
-  /** Idempotent. Appends already returned are durable whether or not close() runs. */
+  /**
+   * Idempotent. Appends already returned are durable whether or not close()
+   * runs. With checkpoints, first signs the head if nothing covers it yet
+   * (best effort: a log left locked by another writer is closed anyway).
+   */
   close(): void {
     if (this.closed) return;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.checkpointer !== undefined && this.checkpointOnClose) {
+      try {
+        const now = this.clock();
+        this.checkpointer.checkpointHead("close", now, formatTimestamp(now), false);
+      } catch {
+        // the events stay chained; only the tail since the last checkpoint is unsigned
+      }
+    }
     this.closed = true;
     this.db.close();
   }

@@ -1,8 +1,8 @@
 /** `mesh agent`: the node agent with its SDS server and admin endpoint, until SIGINT/SIGTERM. */
+import { openSignedAudit } from "../audit-sink.js";
 import type { Command } from "commander";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { AuditLog } from "../../audit/store.js";
 import { NodeAgent } from "../../citadel-agent/agent.js";
 import { startAdmin } from "../../citadel-agent/admin.js";
 import { loadAgentConfigFile, parseAgentConfig, type AgentConfig } from "../../citadel-agent/config.js";
@@ -71,7 +71,7 @@ export function registerAgent(program: Command): void {
       const config = agentConfigFrom(o);
       const logger = createLogger("agent", o.logLevel);
       mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
-      const audit = AuditLog.open(config.audit_db ?? join(config.data_dir, "audit.db"));
+      const audit = openSignedAudit(config.audit_db ?? join(config.data_dir, "audit.db"));
       const metrics = new AgentMetrics();
       const sds = new SdsServer({
         dir: config.sds_dir,

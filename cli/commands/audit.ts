@@ -1,4 +1,4 @@
-/** `mesh audit …`: verify and export. */
+/** `mesh audit …`: export here; verify and archive in audit-verify.ts. */
 import type { Command } from "commander";
 import { closeSync, existsSync, constants as fsConstants, createWriteStream, fchmodSync, openSync, readFileSync, realpathSync, type WriteStream } from "node:fs";
 import { once } from "node:events";
@@ -8,11 +8,11 @@ import { EXPORT_FORMATS, exportAuditLog, isExportFormat } from "../../audit/expo
 import type { ExportFilter } from "../../audit/export/reader.js";
 import { parseFacility } from "../../audit/export/syslog.js";
 import { parseTimeBound } from "../../audit/export/time.js";
-import { verifyAuditLog } from "../../audit/verify.js";
-import { printJson } from "../args.js";
+import { checkNoShipFlags, runShip, type ShipFlags } from "./audit-ship.js";
+import { registerAuditArchive, registerAuditVerify } from "./audit-verify.js";
 import { UsageError } from "../run.js";
 
-interface ExportFlags {
+interface ExportFlags extends ShipFlags {
   db: string;
   format: string;
   since?: string;
@@ -93,6 +93,8 @@ async function runExport(o: ExportFlags): Promise<void> {
   const facility = parseFacility(o.facility);
   if (facility === undefined) throw new UsageError(`--facility '${o.facility}' is not a syslog facility (local0..local7, authpriv, audit, … or 0..23)`);
   const filter = exportFilter(o, new Date());
+  if (o.to !== undefined) return runShip(o, { format: o.format, filter, facility, productVersion: packageVersion() });
+  checkNoShipFlags(o);
   if (!existsSync(o.db)) throw new AuditError("not_found", `no audit log at ${o.db}`);
 
   const file = o.out === undefined ? undefined : openOut(o.out, o.db);
@@ -133,19 +135,8 @@ async function runExport(o: ExportFlags): Promise<void> {
 
 export function registerAudit(program: Command): void {
   const audit = program.command("audit").description("the tamper-evident audit log");
-  audit
-    .command("verify")
-    .description("recompute the hash chain; exit 0 only if no event was edited, deleted, inserted or reordered")
-    .requiredOption("--db <file>", "audit database")
-    .option("--json", "print the result as JSON")
-    .action((o) => {
-      if (!existsSync(o.db)) throw new UsageError(`audit database ${o.db} does not exist`);
-      const r = verifyAuditLog(o.db);
-      if (o.json) printJson(r);
-      else if (r.ok) process.stdout.write(`ok: ${r.count} events, chain intact, head seq ${r.headSeq} ${r.headHash}\n`);
-      else process.stdout.write(`TAMPERED: first bad seq ${r.firstBadSeq}: ${r.problem}\n`);
-      if (!r.ok) process.exitCode = 1;
-    });
+  registerAuditVerify(audit);
+  registerAuditArchive(audit);
   audit
     .command("export")
     .description("write events as JSON lines, CSV, CEF or RFC 5424 syslog (the database is opened read-only)")
@@ -159,5 +150,12 @@ export function registerAudit(program: Command): void {
     .option("--facility <facility>", "syslog facility (name or 0..23)", "local4")
     .option("--out <file>", "write here instead of stdout (created 0600)")
     .option("--follow", "after the backlog, keep writing new events until SIGINT/SIGTERM")
+    .option("--to <url>", "ship to a collector instead: tcp://HOST:PORT or tls://HOST:PORT (octet-counted, RFC 5425), at least once")
+    .option("--state <file>", "with --to: the cursor file (default <db>.ship-<host>-<port>.state)")
+    .option("--ca <file>", "with tls://: CA certificates (PEM) for the collector's certificate (default: system CAs)")
+    .option("--cert <file>", "with tls://: client certificate chain (PEM)")
+    .option("--key <file>", "with tls://: client key (PEM)")
+    .option("--servername <name>", "with tls://: the name the collector's certificate must carry (and SNI)")
+    .option("--timeout <duration>", "with --to, without --follow: fail when nothing could be delivered for this long (default 30s)")
     .action((o: ExportFlags) => runExport(o));
 }

@@ -1,4 +1,5 @@
 /** `mesh proxy --config FILE`: one sidecar (or ingress gateway) until SIGTERM, which drains it. */
+import { openSignedAudit } from "../audit-sink.js";
 import type { Command } from "commander";
 import { readFileSync, writeFileSync } from "node:fs";
 import { AuditLog } from "../../audit/store.js";
@@ -24,7 +25,7 @@ export function registerProxy(program: Command): void {
       const loaded = loadProxyConfigFile(o.config);
       const cfg = loaded.config;
       const logger = createLogger(`proxy:${cfg.name}`, o.logLevel);
-      const audit = cfg.audit_db ? AuditLog.open(cfg.audit_db) : new NullAuditSink();
+      const audit = cfg.audit_db ? openSignedAudit(cfg.audit_db) : new NullAuditSink();
       const appToken = cfg.sds.app_token_file ? readFileSync(cfg.sds.app_token_file, "utf8").trim() : undefined;
       const sidecar = await Sidecar.start({ loaded, audit, logger, appToken });
       const ports = sidecar.ports();

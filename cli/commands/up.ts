@@ -5,12 +5,12 @@
  * gateway, as child processes. backend's inbound admits only frontend's
  * identity; frontend's only the ingress's. Ctrl-C or SIGTERM stops it all.
  */
+import { openSignedAudit } from "../audit-sink.js";
 import type { Command } from "commander";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
-import { AuditLog } from "../../audit/store.js";
 import { trustBundle } from "../../pki/bundle.js";
 import { CA_DB_FILE, CertificateAuthority } from "../../pki/ca.js";
 import { writePublicFile, writeSecretFile } from "../../pki/keys.js";
@@ -72,7 +72,7 @@ export function registerUp(program: Command): void {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const caDir = join(dir, "ca");
       const auditDb = join(dir, "audit.db");
-      const audit = AuditLog.open(auditDb);
+      const audit = openSignedAudit(auditDb);
       const passphrase = demoPassphrase(dir);
       const fresh = !existsSync(join(caDir, CA_DB_FILE));
       const ca = fresh

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { TrustedKeys } from "../../audit/keys.js";
 import { AuditLog } from "../../audit/store.js";
 import { verifyAuditLog } from "../../audit/verify.js";
 import type { AppenderMessage } from "./helpers/appender.js";
@@ -67,10 +68,11 @@ function spawnAppender(args: string[]): Appender {
   return { child, messages, reported, until, exited };
 }
 
-test("four processes appending at once keep one contiguous, valid chain", async (t) => {
-  const path = tempPath(); // fresh: the four also race to create and migrate it
-  const PER = 2500;
-  const apps = ["w0", "w1", "w2", "w3"].map((tag) => spawnAppender([path, "burst", tag, String(PER)]));
+test("four processes appending 10,000 events each at once keep one contiguous, valid, signed chain", async (t) => {
+  const path = tempPath(); // fresh: the four also race to create and migrate it, and to create the signing key
+  const PER = 10_000;
+  const keyFile = `${path}.key`;
+  const apps = ["w0", "w1", "w2", "w3"].map((tag) => spawnAppender([path, "burst", tag, String(PER), keyFile]));
   await Promise.all(apps.map((a) => a.until((m) => m.type === "ready")));
   for (const a of apps) a.child.send("go");
   await Promise.all(apps.map((a) => a.until((m) => m.type === "done")));
@@ -92,6 +94,10 @@ test("four processes appending at once keep one contiguous, valid chain", async 
   const result = verifyAuditLog(path);
   t.true(result.ok, result.problem);
   t.is(result.count, 4 * PER);
+  // One key won the race; each multiple of 1000 was signed by whichever writer reached it, and the head on close.
+  t.is(TrustedKeys.load(`${path}.keys`).size, 1);
+  t.true(result.checkpoints.count >= 40, `${result.checkpoints.count} checkpoints`);
+  t.deepEqual(result.checkpoints, { count: result.checkpoints.count, lastSeq: 4 * PER, unsigned: 0 });
 });
 
 test("kill -9 mid-stream loses no acknowledged append and leaves a valid chain", async (t) => {

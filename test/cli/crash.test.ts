@@ -112,16 +112,18 @@ test("mesh audit verify names the first bad seq of a tampered copy and exits 1",
   t.is(editing().changes, 1);
   db.close();
 
-  const human = await mesh(["audit", "verify", "--db", copy]);
+  // the copy is checked against the original's trusted keys (the writer signs checkpoints with <db>.key)
+  const keys = ["--keys", `${original}.keys`];
+  const human = await mesh(["audit", "verify", "--db", copy, ...keys]);
   t.is(human.status, 1);
   t.regex(human.stdout, /^TAMPERED: first bad seq 3: /);
-  const json = await mesh(["audit", "verify", "--db", copy, "--json"]);
+  const json = await mesh(["audit", "verify", "--db", copy, "--json", ...keys]);
   t.is(json.status, 1);
   t.like(JSON.parse(json.stdout), { ok: false, firstBadSeq: 3, count: 2 });
   // the original is untouched and still verifies
   t.is((await mesh(["audit", "verify", "--db", original])).status, 0);
 
   const missing = await mesh(["audit", "verify", "--db", join(root, "no-such.db")]);
-  t.is(missing.status, 2);
-  t.regex(missing.stderr, /^mesh: audit database .* does not exist\n$/);
+  t.is(missing.status, 1, "a missing database is an error, not a usage error (as in export)");
+  t.regex(missing.stderr, /^mesh: not_found: no audit log at .*no-such\.db\n$/);
 });

@@ -1,6 +1,8 @@
 /**
  * Child process for the multi-process audit tests (not a test file itself).
- *   node appender.js <db path> burst <tag> <count>   append count events after "go", then report "done"
+ *   node appender.js <db path> burst <tag> <count> [key file]
+ *                                                    append count events after "go", then report "done";
+ *                                                    with a key file (created if missing), sign checkpoints
  *   node appender.js <db path> stream <tag>          after "go", append until "stop", reporting every
  *                                                    returned seq and hash over IPC
  */
@@ -12,7 +14,7 @@ export type AppenderMessage =
   | { type: "done"; first: number; last: number }
   | { type: "error"; message: string };
 
-const [path, mode, tag, countArg] = process.argv.slice(2);
+const [path, mode, tag, countArg, keyFile] = process.argv.slice(2);
 
 function send(msg: AppenderMessage, then?: () => void): void {
   process.send?.(msg, undefined, {}, () => then?.());
@@ -25,7 +27,8 @@ function fail(err: unknown): void {
 }
 
 try {
-  const log = AuditLog.open(path, { busyTimeoutMs: 15_000 });
+  const checkpoints = keyFile === undefined ? undefined : { keyFile, createKey: true, everyEvents: 1000, everyMs: 0 };
+  const log = AuditLog.open(path, { busyTimeoutMs: 15_000, checkpoints });
   let stopping = false;
 
   const burst = (): void => {
