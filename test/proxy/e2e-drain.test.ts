@@ -55,7 +55,8 @@ test.serial("SIGTERM drains: the request in flight completes with 200, new conne
   t.teardown(() => agent.destroy());
   const d = await drainWithRequestInFlight("/slow", agent);
   const refused = await waitFor(async () => (await connectError(d.out)) ?? false, 5000, "the listener to stop accepting").catch((err: Error) => err.message);
-  t.is(refused, "ECONNREFUSED");
+  // a connection that raced the close may be accepted by the kernel and reset rather than refused: either way it is not served
+  t.true(refused === "ECONNREFUSED" || refused === "ECONNRESET", String(refused));
   const r = await d.inFlight;
   t.is(r.status, 200, r.body);
   t.is((JSON.parse(r.body) as { url: string }).url, "/slow");

@@ -1,6 +1,7 @@
 import test from "ava";
 import { authzFilter } from "../../../proxy/filters/authz.js";
 import { rateLimitFilter } from "../../../proxy/filters/rate-limit.js";
+import { wafFilter } from "../../../proxy/filters/waf.js";
 import { FILTER_FACTORIES, filterFactory, filterNames } from "../../../proxy/filters/registry.js";
 import { build, decide, request } from "./fixtures.js";
 
@@ -8,7 +9,8 @@ test("the registry maps filter names to their factories", (t) => {
   t.is(filterFactory("authz"), authzFilter);
   t.is(filterFactory("rate_limit"), rateLimitFilter);
   t.is(filterFactory("nope"), undefined);
-  t.deepEqual(filterNames().sort(), ["authn", "authz", "rate_limit"]);
+  t.is(filterFactory("waf"), wafFilter);
+  t.deepEqual(filterNames().sort(), ["authn", "authz", "rate_limit", "waf"]);
   for (const [name, f] of FILTER_FACTORIES) t.is(f.name, name);
 });
 
