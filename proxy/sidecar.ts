@@ -143,7 +143,10 @@ export class Sidecar {
       const chain = new FilterChain(filters, {
         audit: this.o.audit,
         onDeny: (filter, d) => this.metrics.denials.labels(lc.name, filter, d.code).inc(),
-        quietFilters: new Set(["rate_limit", "waf"]),
+        // the WAF audits itself; rate limiting is audited at most 10 times a second per listener
+        quietFilters: new Set(["waf"]),
+        sampledFilters: new Map([["rate_limit", 10]]),
+        now: () => this.clock().getTime(),
       });
       const runtime: ListenerRuntime = {
         name: lc.name,

@@ -14,6 +14,10 @@ export interface ChainHooks {
   onDeny?(filter: string, denial: Denial): void;
   /** Filters whose denials are not audited one by one (counted only). */
   quietFilters?: ReadonlySet<string>;
+  /** Filters whose denials are audited at most this many times per second (a flood of 429s must not fill the log); the rest are counted only. */
+  sampledFilters?: ReadonlyMap<string, number>;
+  /** Milliseconds now (time as a parameter for the sampling window). */
+  now?: () => number;
 }
 
 export interface ChainVerdict {
@@ -64,9 +68,21 @@ export class FilterChain {
     return undefined;
   }
 
+  /** Audit events written per sampled filter in the current second. */
+  private readonly sampled = new Map<string, { second: number; n: number }>();
+
+  private withinSample(filter: string): boolean {
+    const max = this.hooks.sampledFilters?.get(filter);
+    if (max === undefined) return true;
+    const second = Math.floor((this.hooks.now ?? Date.now)() / 1000);
+    let w = this.sampled.get(filter);
+    if (w === undefined || w.second !== second) this.sampled.set(filter, (w = { second, n: 0 }));
+    return ++w.n <= max;
+  }
+
   private denied(req: FilterRequest, filter: string, denial: Denial): ChainVerdict {
     this.hooks.onDeny?.(filter, denial);
-    if (!this.hooks.quietFilters?.has(filter)) {
+    if (!this.hooks.quietFilters?.has(filter) && this.withinSample(filter)) {
       try {
         this.hooks.audit.append({
           component: denial.component ?? "proxy",
