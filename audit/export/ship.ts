@@ -17,11 +17,10 @@
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { EventRow } from "../query.js";
 import type { ExportFormat } from "./export.js";
-import type { ExportFilter } from "./reader.js";
 import { readShipState, writeShipState } from "./ship-cursor.js";
 import { ShipError } from "./ship-errors.js";
 import { frameFormatter } from "./ship-framing.js";
-import { ShipSource } from "./ship-source.js";
+import { AuditPageReader, type ExportFilter } from "./reader.js";
 import { Backoff, ConnectionLost, socketConnector, type ShipConnection, type ShipConnector, type ShipTarget, type TlsSettings } from "./ship-transport.js";
 
 /** Time for the shipper; tests may pass their own. */
@@ -122,7 +121,7 @@ export async function shipAuditLog(o: ShipOptions): Promise<ShipResult> {
   const backoff = new Backoff(o.backoff);
 
   const saved = readShipState(o.statePath);
-  const source = ShipSource.open(o.db, o.filter ?? {}, { after: saved?.lastSeq ?? 0, snapshotEnd: !follow, pageSize: o.pageSize });
+  const source = AuditPageReader.open(o.db, o.filter ?? {}, { after: saved?.lastSeq ?? 0, snapshotEnd: !follow, pageSize: o.pageSize });
   try {
     if (saved !== undefined && saved.lastSeq > 0 && source.hashAt(saved.lastSeq) !== saved.lastHash) {
       throw new ShipError(

@@ -12,7 +12,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { syslogFormatter } from "../../audit/export/syslog.js";
-import { ShipSource } from "../../audit/export/ship-source.js";
+import { AuditPageReader } from "../../audit/export/reader.js";
 import { readShipState } from "../../audit/export/ship-cursor.js";
 import { AuditLog } from "../../audit/store.js";
 import { mesh } from "../helpers/mesh-cli.js";
@@ -41,7 +41,7 @@ function makeDb(): { db: string; expected: string[] } {
   for (const input of TRICKY) log.append(input);
   log.appendMany(Array.from({ length: N - TRICKY.length }, (_, i) => ({ component: "waf", action: "waf.block", outcome: "deny" as const, actor: "10.0.0.1", details: { rule: 942100 + i } })));
   log.close();
-  const source = ShipSource.open(db);
+  const source = AuditPageReader.open(db);
   const format = syslogFormatter({ hostname: hostname() });
   const expected = source.nextPage().map((row) => format(row).slice(0, -1));
   source.close();
