@@ -1,8 +1,8 @@
 /**
- * One Aho-Corasick automaton over the required literals of many conditions,
- * reporting every condition whose literal occurs in a value (the
- * PhraseMatcher stops at the first phrase; this one collects owners).
- * Case-insensitive for ASCII.
+ * One Aho-Corasick automaton over many literals, each owned by a slot:
+ * `slotsIn` reports every slot whose literal occurs in a value (the engine's
+ * prefilter), `firstIn` stops at the first occurrence (the `phrases`
+ * operator). Case-insensitive for ASCII.
  *
  * Compiled to a dense DFA over an alphabet of the characters the literals
  * use (every other character is one class), so a value costs two array reads
@@ -13,8 +13,10 @@ import { lowerAscii } from "./literals.js";
 
 export class TriggerMatcher {
   readonly slots: number;
-  /** Character → alphabet class (0 = a character no literal uses), for codes < 65536. */
+  /** Byte-range character → alphabet class (0 = a character no literal uses). */
   private readonly classOf: Uint16Array;
+  /** Classes of the characters above U+00FF that literals use (rare: values are mostly latin1 byte strings). */
+  private readonly wideClass: Map<number, number>;
   private readonly width: number;
   /** delta[state * width + class] → next state. */
   private readonly delta: Int32Array;
@@ -49,8 +51,13 @@ export class TriggerMatcher {
         if (!out[s]!.includes(slot)) out[s]!.push(slot);
       }
     });
-    this.classOf = new Uint16Array(65536);
+    this.classOf = new Uint16Array(256);
+    this.wideClass = new Map();
     for (const [c, cls] of alphabet) {
+      if (c > 255) {
+        this.wideClass.set(c, cls);
+        continue;
+      }
       this.classOf[c] = cls;
       // ASCII upper case folds onto the lower-case literal's class
       if (c >= 97 && c <= 122) this.classOf[c - 32] = cls;
@@ -84,10 +91,10 @@ export class TriggerMatcher {
   /** Pushes onto out every slot whose literal occurs in input, once each (seen: scratch of size slots, all 0 before and after). */
   slotsIn(input: string, out: number[], seen: Uint8Array): void {
     const start = out.length;
-    const { classOf, delta, width, outs } = this;
+    const { delta, width, outs } = this;
     let s = 0;
     for (let i = 0; i < input.length; i++) {
-      s = delta[s * width + classOf[input.charCodeAt(i)]!]!;
+      s = delta[s * width + this.classAt(input, i)]!;
       const o = outs[s];
       if (o === undefined) continue;
       for (let k = 0; k < o.length; k++) {
@@ -99,5 +106,22 @@ export class TriggerMatcher {
       }
     }
     for (let k = start; k < out.length; k++) seen[out[k]!] = 0;
+  }
+
+  /** The first occurrence: the slot of the longest literal ending at the earliest end position, and that end; undefined when none occurs. */
+  firstIn(input: string): { slot: number; end: number } | undefined {
+    const { delta, width, outs } = this;
+    let s = 0;
+    for (let i = 0; i < input.length; i++) {
+      s = delta[s * width + this.classAt(input, i)]!;
+      const o = outs[s];
+      if (o !== undefined) return { slot: o[0]!, end: i + 1 };
+    }
+    return undefined;
+  }
+
+  private classAt(input: string, i: number): number {
+    const c = input.charCodeAt(i);
+    return c < 256 ? this.classOf[c]! : (this.wideClass.get(c) ?? 0);
   }
 }
