@@ -10,7 +10,7 @@ import { chainCount, type CompiledCondition, type CompiledRule } from "./compile
 import { Exclusions, type ExclusionSpec, type ModeOverride, type Plan, type WafMode } from "./exclusions.js";
 import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
 import { parseRequest } from "./request/parse.js";
-import { forEachValue, selected, targetLabel, type KeyFilter } from "./targets.js";
+import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
 import { DEFAULT_LIMITS, type Arg, type Collection, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
 
 export interface WafSettings {
@@ -109,10 +109,19 @@ interface Gate {
   readonly pf: Prefilter;
 }
 
+/** One rule of a plan, ready to run. */
+interface Step {
+  readonly rule: CompiledRule;
+  readonly excl: readonly KeyFilter[];
+  readonly gate: Gate | undefined;
+}
+
 export class WafEngine {
   private readonly plans: Exclusions;
   readonly rules: readonly CompiledRule[];
   private readonly gates = new Map<number, Gate>();
+  /** Plans are few and cached by Exclusions; their steps are kept beside them. */
+  private readonly steps = new WeakMap<Plan, readonly Step[]>();
 
   constructor(
     rules: readonly CompiledRule[],
@@ -143,17 +152,15 @@ export class WafEngine {
     return this.plans.planFor(ctx.route, ctx.path).mode;
   }
 
-  /** Whether any rule on this route needs the body (lets the proxy skip buffering). */
-  needsBody(ctx: RequestContext): boolean {
-    const plan = this.plans.planFor(ctx.route, ctx.path);
-    return plan.mode !== "off" && plan.rules.some((r) => r.phase === "body");
+  evaluate(input: WafInput, ctx: RequestContext): WafVerdict {
+    return this.inspect(ctx, () => input);
   }
 
-  evaluate(input: WafInput, ctx: RequestContext): WafVerdict {
+  /** Like evaluate, but the input is only built when the route's mode is not off. */
+  inspect(ctx: RequestContext, input: () => WafInput): WafVerdict {
     const plan = this.plans.planFor(ctx.route, ctx.path);
     if (plan.mode === "off") return verdict(plan.mode, "pass", 0, 0, this.settings.threshold, [], []);
-    const parsed = parseRequest(input, this.settings.limits);
-    return this.evaluateParsed(parsed, plan);
+    return this.evaluateParsed(parseRequest(input(), this.settings.limits), plan);
   }
 
   /** Runs a plan over an already parsed request. */
@@ -168,11 +175,9 @@ export class WafEngine {
     let score = 0;
     let detectionScore = 0;
     let matches: WafMatch[] | undefined;
-    const rules = plan.rules;
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i]!;
-      const excl = plan.excludes.get(r.id) ?? NO_EXCLUDES;
-      const gate = this.gates.get(r.id);
+    const steps = this.stepsOf(plan);
+    for (let i = 0; i < steps.length; i++) {
+      const { rule: r, excl, gate } = steps[i]!;
       const hit = gate === undefined ? runCondition(r, req, excl, cache) : runGated(r, req, excl, cache, gate, scans);
       if (hit === undefined) continue;
       let chained = true;
@@ -196,6 +201,16 @@ export class WafEngine {
     const over = score >= s.threshold;
     const action = !over ? "pass" : plan.mode === "block" ? "block" : "detect";
     return verdict(plan.mode, action, score, detectionScore, s.threshold, matches ?? [], req.exceeded);
+  }
+
+  /** A plan's rules with their exclusions and prefilter gates looked up once, not on every request. */
+  private stepsOf(plan: Plan): readonly Step[] {
+    let steps = this.steps.get(plan);
+    if (steps === undefined) {
+      steps = plan.rules.map((rule) => ({ rule, excl: plan.excludes.get(rule.id) ?? NO_EXCLUDES, gate: this.gates.get(rule.id) }));
+      this.steps.set(plan, steps);
+    }
+    return steps;
   }
 
   planFor(ctx: RequestContext): Plan {
@@ -226,21 +241,37 @@ interface Hit {
   readonly match: string;
 }
 
+const NO_ARGS: readonly Arg[] = [];
+
+/** The first value one selector picks that the condition matches (a count selector yields one value: how many it picks). */
+function runSelector(c: CompiledCondition, sel: Selector, req: ParsedRequest, excludes: readonly KeyFilter[], cache: TransformCache): Hit | undefined {
+  const args = req.collections.get(sel.collection) ?? NO_ARGS;
+  if (sel.count) {
+    let n = 0;
+    for (let i = 0; i < args.length; i++) if (selected(sel, excludes, args[i]!)) n++;
+    const m = test(c, String(n), cache);
+    return m === undefined ? undefined : { target: targetLabel(sel.collection, undefined, true), match: m };
+  }
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!selected(sel, excludes, a)) continue;
+    const m = test(c, a.value, cache);
+    if (m !== undefined) return { target: targetLabel(sel.collection, a, false), match: m };
+  }
+  return undefined;
+}
+
+const withExtra = (c: CompiledCondition, extra: readonly KeyFilter[]): readonly KeyFilter[] => (extra.length === 0 ? c.targets.exclude : [...c.targets.exclude, ...extra]);
+
 /** The first value of the condition's targets that its operator matches (or, negated, does not). */
 function runCondition(c: CompiledCondition, req: ParsedRequest, extraExcludes: readonly KeyFilter[], cache: TransformCache): Hit | undefined {
-  let hit: Hit | undefined;
-  const excludes = extraExcludes.length === 0 ? c.targets.exclude : [...c.targets.exclude, ...extraExcludes];
+  const excludes = withExtra(c, extraExcludes);
   const sels = c.targets.include;
-  for (let s = 0; s < sels.length && hit === undefined; s++) {
-    const sel = sels[s]!;
-    forEachValue(req, sel, excludes, (value, arg) => {
-      const m = c.multiMatch ? testMulti(c, value) : testOne(c, value, cache);
-      if (m === undefined) return false;
-      hit = { target: targetLabel(sel.collection, arg, sel.count), match: m };
-      return true;
-    });
+  for (let s = 0; s < sels.length; s++) {
+    const hit = runSelector(c, sels[s]!, req, excludes, cache);
+    if (hit !== undefined) return hit;
   }
-  return hit;
+  return undefined;
 }
 
 /**
@@ -249,12 +280,12 @@ function runCondition(c: CompiledCondition, req: ParsedRequest, extraExcludes: r
  * only the values holding one of this rule's literals reach its operator.
  */
 function runGated(c: CompiledCondition, req: ParsedRequest, extraExcludes: readonly KeyFilter[], cache: TransformCache, gate: Gate, scans: ScanCache): Hit | undefined {
-  const excludes = extraExcludes.length === 0 ? c.targets.exclude : [...c.targets.exclude, ...extraExcludes];
+  const excludes = withExtra(c, extraExcludes);
   const sels = c.targets.include;
   for (let s = 0; s < sels.length; s++) {
     const sel = sels[s]!;
     if (sel.count) {
-      const h = runCondition({ ...c, targets: { include: [sel], exclude: c.targets.exclude } }, req, extraExcludes, cache);
+      const h = runSelector(c, sel, req, excludes, cache);
       if (h !== undefined) return h;
       continue;
     }
@@ -311,7 +342,9 @@ function entryOf(c: CompiledCondition, value: string, cache: TransformCache): En
   return e;
 }
 
-function testOne(c: CompiledCondition, value: string, cache: TransformCache): string | undefined {
+/** The condition's operator on one value (multi_match: also before and between transformations). */
+function test(c: CompiledCondition, value: string, cache: TransformCache): string | undefined {
+  if (c.multiMatch) return testMulti(c, value);
   const m = c.op(c.transforms.length === 0 ? value : entryOf(c, value, cache).v);
   if (c.negate) return m === undefined ? value : undefined;
   return m;

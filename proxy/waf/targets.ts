@@ -7,7 +7,7 @@
  *   count:args        one value: how many the collection holds ("0" when none)
  *   !args:password    leave these values out of the condition's other targets
  */
-import { COLLECTIONS, type Arg, type Collection, type ParsedRequest } from "./types.js";
+import { COLLECTIONS, type Arg, type Collection } from "./types.js";
 import { compileSafeRegex } from "./regex-safety.js";
 
 export interface KeyFilter {
@@ -72,36 +72,11 @@ export function keyMatches(f: KeyFilter, arg: Arg): boolean {
   return true;
 }
 
-const EMPTY: readonly Arg[] = [];
-
 /** Name shown in logs and audit events: "args:q", "count:args", "body". */
 export function targetLabel(collection: Collection, arg: Arg | undefined, count: boolean): string {
   if (count) return `count:${collection}`;
   if (arg === undefined || arg.name === collection) return collection;
   return `${collection}:${arg.name}`;
-}
-
-/**
- * Calls visit(label-parts) for every value a selector picks, skipping excluded
- * names, until visit returns true. Returns whether it did.
- */
-export function forEachValue(
-  req: ParsedRequest,
-  sel: Selector,
-  excluded: readonly KeyFilter[],
-  visit: (value: string, arg: Arg | undefined) => boolean,
-): boolean {
-  const args = req.collections.get(sel.collection) ?? EMPTY;
-  if (sel.count) {
-    let n = 0;
-    for (const a of args) if (selected(sel, excluded, a)) n++;
-    return visit(String(n), undefined);
-  }
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (selected(sel, excluded, a) && visit(a.value, a)) return true;
-  }
-  return false;
 }
 
 /** Whether a selector (name filter) picks this arg and no exclusion removes it. */
