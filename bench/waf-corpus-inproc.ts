@@ -1,9 +1,8 @@
 /**
- * The in-process verdict on each corpus request, as bench/waf-eval.ts
- * computes it (raw bytes → parseRawHttp → the proxy's path normalisation →
- * WafEngine.evaluate in blocking mode), with the same rule snapshot the
- * proxies load. waf-eval.ts runs its command line when imported, so its
- * steps are repeated here rather than imported.
+ * The in-process verdict on each corpus request (raw bytes → parseRawHttp →
+ * the proxy's path normalisation → WafEngine.evaluate in blocking mode):
+ * what the waf-corpus bench compares the proxy's answers with, and what the
+ * rule authors' tool bench/waf-eval.ts prints.
  */
 import { performance } from "node:perf_hooks";
 import { isPathRejection, normalizePath } from "../proxy/filters/path-normalize.js";

@@ -6,11 +6,9 @@
  *
  *   node dist/bench/waf-eval.js [--rules DIR] [--paranoia N] [--family 942] [--misses] [--false-positives] [--limit N]
  */
-import { WafEngine } from "../proxy/waf/engine.js";
 import { loadRules } from "../proxy/waf/rule-file.js";
-import { parseRawHttp } from "../proxy/waf/raw-http.js";
-import { bundledRulesDir, settingsFrom, wafConfigSchema } from "../proxy/waf/settings.js";
-import { isPathRejection, normalizePath } from "../proxy/filters/path-normalize.js";
+import { bundledRulesDir } from "../proxy/waf/settings.js";
+import { blockingEngine, inprocVerdict, type InprocVerdict } from "./waf-corpus-inproc.js";
 import { headline, loadCorpus, pct, tally, type CorpusEntry } from "./lib/waf-corpus.js";
 
 interface Args {
@@ -37,27 +35,6 @@ function parse(argv: string[]): Args {
   return a;
 }
 
-export interface EvalOutcome {
-  readonly blocked: boolean;
-  /** Why: "waf:<ids>", "proxy:<code>" for what the proxy refuses before the WAF, "parse:<code>". */
-  readonly why: string;
-}
-
-/** What the proxy in blocking mode would do with one corpus request. */
-export function evaluateEntry(engine: WafEngine, e: CorpusEntry): EvalOutcome {
-  let input;
-  try {
-    input = parseRawHttp(e.raw);
-  } catch (err) {
-    return { blocked: true, why: `parse:${(err as { code?: string }).code ?? "error"}` };
-  }
-  const q = input.uri.indexOf("?");
-  const norm = normalizePath(q < 0 ? input.uri : input.uri.slice(0, q));
-  if (isPathRejection(norm)) return { blocked: true, why: `proxy:${norm.code}` };
-  const v = engine.evaluate(input, { route: "", path: norm });
-  return { blocked: v.action === "block", why: `waf:${v.matches.map((m) => m.id).join(",")}` };
-}
-
 function requestLine(raw: Buffer): string {
   const s = raw.toString("latin1");
   const end = s.indexOf("\r\n\r\n");
@@ -67,12 +44,11 @@ function requestLine(raw: Buffer): string {
 
 function main(): void {
   const a = parse(process.argv.slice(2));
-  const config = wafConfigSchema.parse({ paranoia: a.paranoia, mode: "block" });
-  const engine = new WafEngine(loadRules(a.rules), settingsFrom(config));
+  const engine = blockingEngine(loadRules(a.rules), a.paranoia);
   let entries = loadCorpus();
   if (a.family) entries = entries.filter((e) => e.family.includes(a.family!));
   const t0 = process.hrtime.bigint();
-  const outcomes = entries.map((e) => evaluateEntry(engine, e));
+  const outcomes = entries.map((e) => inprocVerdict(engine, e));
   const us = Number(process.hrtime.bigint() - t0) / 1000 / entries.length;
   const rows = tally(
     entries,
@@ -82,7 +58,7 @@ function main(): void {
   console.log("family | pl | expect | n | ours | crs4.28 | crs3.3");
   for (const r of rows) console.log(`${r.family.replace("REQUEST-", "")} | ${r.pl} | ${r.expect} | ${r.n} | ${pct(r.ours, r.n)} | ${pct(r.crs4, r.n)} | ${pct(r.crs3, r.n)}`);
   for (const h of headline(rows)) console.log(`${h.label}: ${h.n} requests, ours ${pct(h.ours, h.n)}, crs4 ${pct(h.crs4, h.n)}, crs3 ${pct(h.crs3, h.n)}`);
-  const show = (label: string, pick: (e: CorpusEntry, o: EvalOutcome) => boolean): void => {
+  const show = (label: string, pick: (e: CorpusEntry, o: InprocVerdict) => boolean): void => {
     const list = entries.map((e, i) => [e, outcomes[i]!] as const).filter(([e, o]) => pick(e, o));
     console.log(`\n${label}: ${list.length}`);
     for (const [e, o] of list.slice(0, a.limit)) console.log(`${e.id} pl${e.pl} crs4=${e.crs4} ${o.why} ${e.desc.slice(0, 80)}\n    ${requestLine(e.raw)}`);

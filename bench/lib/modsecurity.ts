@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { ensureDebianTool, findExecutable } from "./debian-tools.js";
-import { startNginx, type NginxProcess } from "./nginx.js";
+import { nginxCommon, startNginx, type NginxProcess } from "./nginx.js";
 
 const run = promisify(execFile);
 
@@ -169,27 +169,8 @@ export interface ModsecNginxOptions {
 
 /** nginx.conf: the module loaded, ModSecurity on for the one server, which proxies to the app on pooled keep-alive connections. */
 export function modsecNginxConfig(o: ModsecNginxOptions): string {
-  // as root, workers would switch to "nobody" and could not enter the 0700 temp dir
-  const user = process.getuid?.() === 0 ? "user root root;\n" : "";
-  const tmp = (n: string) => join(o.prefix, "tmp", n);
   return `load_module ${o.module};
-${user}daemon off;
-master_process on;
-worker_processes ${o.workers};
-pid ${join(o.prefix, "nginx.pid")};
-error_log ${join(o.prefix, "error.log")} warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server_tokens off;
-  client_body_temp_path ${tmp("body")};
-  proxy_temp_path ${tmp("proxy")};
-  fastcgi_temp_path ${tmp("fastcgi")};
-  uwsgi_temp_path ${tmp("uwsgi")};
-  scgi_temp_path ${tmp("scgi")};
-  keepalive_timeout 120s;
-  keepalive_requests 1000000;
-  client_max_body_size 16m;
+${nginxCommon(o.prefix, o.workers)}  client_max_body_size 16m;
   upstream app {
     server 127.0.0.1:${o.appPort};
     keepalive 64;

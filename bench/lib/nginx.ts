@@ -38,7 +38,7 @@ export interface NginxTls {
 }
 
 /** Directives every instance shares: foreground, one worker, everything under its prefix, no access log. */
-function common(prefix: string, workers: number): string {
+export function nginxCommon(prefix: string, workers: number): string {
   // as root, workers would switch to "nobody" and could not enter the 0700 temp dir
   const user = process.getuid?.() === 0 ? "user root root;\n" : "";
   const tmp = (n: string) => join(prefix, "tmp", n);
@@ -66,7 +66,7 @@ const upstreamPool = "keepalive 64;\n    keepalive_requests 1000000;\n    keepal
 
 /** nginx A: plain HTTP in, mTLS (TLS 1.3) out to B, B's certificate verified for the name in `serverName`. */
 export function nginxOutboundConfig(o: { prefix: string; workers: number; listenPort: number; upstreamPort: number; tls: NginxTls; serverName: string }): string {
-  return `${common(o.prefix, o.workers)}
+  return `${nginxCommon(o.prefix, o.workers)}
   upstream peer_b {
     server 127.0.0.1:${o.upstreamPort};
     ${upstreamPool}
@@ -94,7 +94,7 @@ export function nginxOutboundConfig(o: { prefix: string; workers: number; listen
 
 /** nginx B: TLS 1.3 with a required, verified client certificate; plain HTTP to the app. Tags requests so the app can tell they came this way. */
 export function nginxInboundConfig(o: { prefix: string; workers: number; listenPort: number; appPort: number; tls: NginxTls }): string {
-  return `${common(o.prefix, o.workers)}
+  return `${nginxCommon(o.prefix, o.workers)}
   upstream app {
     server 127.0.0.1:${o.appPort};
     ${upstreamPool}
