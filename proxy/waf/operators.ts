@@ -8,6 +8,7 @@ import { detectSqli } from "./detect/sqli.js";
 import { detectXss } from "./detect/xss.js";
 import { PhraseMatcher } from "./phrase.js";
 import { compileSafeRegex } from "./regex-safety.js";
+import { hexValue } from "./transforms/support.js";
 
 export type Operator = (value: string) => string | undefined;
 
@@ -134,13 +135,12 @@ function byteRange(spec: string): Operator {
   };
 }
 
-const isHex = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 
 /** Matches a `%` not followed by two hex digits. */
 export function invalidUrlEncoding(v: string): string | undefined {
   let i = v.indexOf("%");
   while (i >= 0) {
-    if (!(isHex(v.charCodeAt(i + 1)) && isHex(v.charCodeAt(i + 2)))) return v.slice(i, i + 3);
+    if (hexValue(v.charCodeAt(i + 1)) < 0 || hexValue(v.charCodeAt(i + 2)) < 0) return v.slice(i, i + 3);
     i = v.indexOf("%", i + 3);
   }
   return undefined;

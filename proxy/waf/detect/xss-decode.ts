@@ -3,6 +3,7 @@
  * character references (HTML) and, for style attributes, CSS escapes and
  * comments. All functions are linear and never throw.
  */
+import { hexValue } from "../transforms/support.js";
 
 /**
  * Named references that matter for hiding script: punctuation used to spell
@@ -31,12 +32,6 @@ const MAX_NAME = 32;
 
 function isAlnum(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
-}
-
-function hexVal(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const l = c | 0x20;
-  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
 }
 
 /** Code point to text; 0 is dropped (a filter-evasion NUL), invalid values become U+FFFD as in HTML. */
@@ -68,7 +63,7 @@ export function decodeEntities(s: string): string {
       let cp = 0;
       for (; i < n; i++) {
         const c = s.charCodeAt(i);
-        const d = hex ? hexVal(c) : c >= 0x30 && c <= 0x39 ? c - 0x30 : -1;
+        const d = hex ? hexValue(c) : c >= 0x30 && c <= 0x39 ? c - 0x30 : -1;
         if (d < 0) break;
         // Saturate instead of overflowing: a long run of digits is still one (invalid) reference.
         cp = cp > 0x10ffff ? cp : cp * (hex ? 16 : 10) + d;
@@ -137,7 +132,7 @@ export function normalizeCss(s: string): string {
       let cp = 0;
       let digits = 0;
       while (i < n && digits < 6) {
-        const d = hexVal(s.charCodeAt(i));
+        const d = hexValue(s.charCodeAt(i));
         if (d < 0) break;
         cp = cp * 16 + d;
         digits++;

@@ -7,7 +7,7 @@
  * Containers deeper than limits.depth are checked for syntax but not emitted.
  */
 import type { Collector } from "./collector.js";
-import { hexVal, isWs, utf8Bytes } from "./text.js";
+import { hexValue, isWs, utf8Bytes } from "./text.js";
 
 const LITERALS = ["true", "false", "null"] as const;
 const OBJ = 1;
@@ -312,7 +312,7 @@ class JsonTokenizer {
     if (at + 4 > this.n) return -1;
     let v = 0;
     for (let k = 0; k < 4; k++) {
-      const h = hexVal(this.s.charCodeAt(at + k));
+      const h = hexValue(this.s.charCodeAt(at + k));
       if (h < 0) return -1;
       v = (v << 4) | h;
     }

@@ -9,7 +9,7 @@
  */
 import type { Collector } from "./collector.js";
 import { boundaryProblem, parseParams } from "./params.js";
-import { BYTE_CHARS, allWs, hexVal, trimOws } from "./text.js";
+import { BYTE_CHARS, allWs, hexValue, trimOws } from "./text.js";
 
 interface Part {
   readonly headers: [string, string][];
@@ -237,8 +237,8 @@ class MultipartParser {
     let run = b + 1;
     for (let i = run; i < v.length; i++) {
       if (v.charCodeAt(i) !== 0x25) continue;
-      const hi = hexVal(v.charCodeAt(i + 1));
-      const lo = hexVal(v.charCodeAt(i + 2));
+      const hi = hexValue(v.charCodeAt(i + 1));
+      const lo = hexValue(v.charCodeAt(i + 2));
       if (hi < 0 || lo < 0) continue;
       out += v.slice(run, i) + BYTE_CHARS[(hi << 4) | lo];
       i += 2;

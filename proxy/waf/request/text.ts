@@ -4,16 +4,10 @@
  * reference becomes the UTF-8 bytes the client would have sent for it.
  */
 
-/** Single-character strings for every byte, so a decoded byte costs no allocation. */
-export const BYTE_CHARS: readonly string[] = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i));
+import { BYTE_CHARS } from "../transforms/support.js";
 
-/** Value of a hex digit, or -1. */
-export function hexVal(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  const l = c | 0x20;
-  if (l >= 97 && l <= 102) return l - 87;
-  return -1;
-}
+// the byte table and hex digits are the transformations' own
+export { BYTE_CHARS, hexValue } from "../transforms/support.js";
 
 /** The UTF-8 bytes of a code point as a latin1 string (lone surrogates encoded as three bytes, like WTF-8). */
 export function utf8Bytes(cp: number): string {

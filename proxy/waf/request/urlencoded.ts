@@ -5,40 +5,11 @@
  * and an escape that is not two hex digits is kept as written.
  */
 import type { Collector } from "./collector.js";
-import { BYTE_CHARS, hexVal } from "./text.js";
+import { urlDecode } from "../transforms/url.js";
 
-/** Decodes s[start, end) once: "+" → space, "%XX" → that byte; bad escapes stay literal. */
+/** Decodes s[start, end) once: "+" → space, "%XX" → that byte; bad escapes stay literal (the url_decode transformation). */
 export function decodeForm(s: string, start: number, end: number): string {
-  let i = start;
-  while (i < end) {
-    const c = s.charCodeAt(i);
-    if (c === 37 || c === 43) break;
-    i++;
-  }
-  if (i === end) return start === 0 && end === s.length ? s : s.slice(start, end);
-  let out = s.slice(start, i);
-  let run = i;
-  while (i < end) {
-    const c = s.charCodeAt(i);
-    if (c === 43) {
-      out += s.slice(run, i) + " ";
-      i++;
-      run = i;
-    } else if (c === 37 && i + 2 < end) {
-      const hi = hexVal(s.charCodeAt(i + 1));
-      const lo = hexVal(s.charCodeAt(i + 2));
-      if (hi >= 0 && lo >= 0) {
-        out += s.slice(run, i) + BYTE_CHARS[(hi << 4) | lo];
-        i += 3;
-        run = i;
-      } else {
-        i++;
-      }
-    } else {
-      i++;
-    }
-  }
-  return run < end ? out + s.slice(run, end) : out;
+  return urlDecode(start === 0 && end === s.length ? s : s.slice(start, end));
 }
 
 /**

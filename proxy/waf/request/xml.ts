@@ -8,7 +8,7 @@
  * declaration in it as "!entity", so rules can refuse XXE.
  */
 import type { Collector } from "./collector.js";
-import { BYTE_CHARS, allWs, hexVal, isWs, utf8Bytes } from "./text.js";
+import { BYTE_CHARS, allWs, hexValue, isWs, utf8Bytes } from "./text.js";
 
 class XmlError {
   constructor(
@@ -317,7 +317,7 @@ class XmlTokenizer {
       const from = hex ? 2 : 1;
       if (ref.length === from || ref.length - from > 8) return undefined;
       for (let k = from; k < ref.length; k++) {
-        const d = hex ? hexVal(ref.charCodeAt(k)) : ref.charCodeAt(k) - 48;
+        const d = hex ? hexValue(ref.charCodeAt(k)) : ref.charCodeAt(k) - 48;
         if (d < 0 || d > (hex ? 15 : 9)) return undefined;
         cp = cp * (hex ? 16 : 10) + d;
       }

@@ -5,7 +5,7 @@
  */
 
 /** One-char strings for the 256 byte values, so decoders do not allocate per decoded char. */
-const BYTE_CHARS: readonly string[] = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i));
+export const BYTE_CHARS: readonly string[] = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i));
 
 /** The string for one UTF-16 code unit. */
 export function unitChar(code: number): string {
