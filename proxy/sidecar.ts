@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { AuditSink } from "../audit/event.js";
+import { AuditWindow } from "./audit-window.js";
 import { openAccessLog, type AccessLog } from "./access-log.js";
 import { startAdmin, type AdminServer } from "./admin.js";
 import { Cluster } from "./cluster/cluster.js";
@@ -72,11 +73,13 @@ export class Sidecar {
   /** Responses in flight, so a drain can ask each one's client to close after it. */
   private readonly live = new Set<ServerResponse>();
   private idleWaiters: Array<() => void> = [];
-  private tlsErrorsThisSecond = { second: 0, n: 0 };
+  /** TLS events (handshake failures, refused or revoked peers) audited per second at most. */
+  private readonly tlsAudit: AuditWindow;
 
   private constructor(private readonly o: SidecarOptions) {
     this.config = o.loaded.config;
     this.clock = o.clock ?? (() => new Date());
+    this.tlsAudit = new AuditWindow(20, () => this.clock().getTime());
     this.identity = new SdsIdentity({ socketPath: this.config.sds.socket, appToken: o.appToken, nodeId: this.config.name, trustDomain: this.config.sds.trust_domain, clock: this.clock });
     const mtls = {
       identity: () => this.identity.current(),
@@ -145,8 +148,7 @@ export class Sidecar {
         onDeny: (filter, d) => this.metrics.denials.labels(lc.name, filter, d.code).inc(),
         // the WAF audits itself; rate limiting is audited at most 10 times a second per listener
         quietFilters: new Set(["waf"]),
-        sampledFilters: new Map([["rate_limit", 10]]),
-        now: () => this.clock().getTime(),
+        sampledFilters: new Map([["rate_limit", new AuditWindow(10, () => this.clock().getTime())]]),
       });
       const runtime: ListenerRuntime = {
         name: lc.name,
@@ -218,9 +220,7 @@ export class Sidecar {
 
   /** Handshake failures can come in floods (scanners): at most 20 audit events a second. */
   private auditLimited(e: Parameters<AuditSink["append"]>[0]): void {
-    const sec = Math.floor(this.clock().getTime() / 1000);
-    if (this.tlsErrorsThisSecond.second !== sec) this.tlsErrorsThisSecond = { second: sec, n: 0 };
-    if (++this.tlsErrorsThisSecond.n > 20) return;
+    if (!this.tlsAudit.allow()) return;
     try {
       this.o.audit.append(e);
     } catch (err) {

@@ -6,6 +6,7 @@
  * never a crash.
  */
 import type { AuditSink } from "../../audit/event.js";
+import type { AuditWindow } from "../audit-window.js";
 import type { Denial, FilterRequest, HttpFilter } from "./types.js";
 
 export interface ChainHooks {
@@ -14,10 +15,8 @@ export interface ChainHooks {
   onDeny?(filter: string, denial: Denial): void;
   /** Filters whose denials are not audited one by one (counted only). */
   quietFilters?: ReadonlySet<string>;
-  /** Filters whose denials are audited at most this many times per second (a flood of 429s must not fill the log); the rest are counted only. */
-  sampledFilters?: ReadonlyMap<string, number>;
-  /** Milliseconds now (time as a parameter for the sampling window). */
-  now?: () => number;
+  /** Filters whose denials are audited only as far as their window allows (a flood of 429s must not fill the log); the rest are counted only. */
+  sampledFilters?: ReadonlyMap<string, AuditWindow>;
 }
 
 export interface ChainVerdict {
@@ -68,21 +67,9 @@ export class FilterChain {
     return undefined;
   }
 
-  /** Audit events written per sampled filter in the current second. */
-  private readonly sampled = new Map<string, { second: number; n: number }>();
-
-  private withinSample(filter: string): boolean {
-    const max = this.hooks.sampledFilters?.get(filter);
-    if (max === undefined) return true;
-    const second = Math.floor((this.hooks.now ?? Date.now)() / 1000);
-    let w = this.sampled.get(filter);
-    if (w === undefined || w.second !== second) this.sampled.set(filter, (w = { second, n: 0 }));
-    return ++w.n <= max;
-  }
-
   private denied(req: FilterRequest, filter: string, denial: Denial): ChainVerdict {
     this.hooks.onDeny?.(filter, denial);
-    if (!this.hooks.quietFilters?.has(filter) && this.withinSample(filter)) {
+    if (!this.hooks.quietFilters?.has(filter) && (this.hooks.sampledFilters?.get(filter)?.allow() ?? true)) {
       try {
         this.hooks.audit.append({
           component: denial.component ?? "proxy",

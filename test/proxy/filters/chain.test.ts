@@ -1,5 +1,6 @@
 import test from "ava";
 import { MemoryAuditSink } from "../../../audit/memory.js";
+import { AuditWindow } from "../../../proxy/audit-window.js";
 import { FilterChain } from "../../../proxy/filters/chain.js";
 import type { HttpFilter } from "../../../proxy/filters/types.js";
 import { request } from "./fixtures.js";
@@ -10,7 +11,7 @@ test("a sampled filter's denials are audited at most N times a second, all of th
   const audit = new MemoryAuditSink();
   let now = 1_000_000;
   let counted = 0;
-  const chain = new FilterChain([refusing("rate_limit")], { audit, sampledFilters: new Map([["rate_limit", 3]]), now: () => now, onDeny: () => counted++ });
+  const chain = new FilterChain([refusing("rate_limit")], { audit, sampledFilters: new Map([["rate_limit", new AuditWindow(3, () => now)]]), onDeny: () => counted++ });
   for (let i = 0; i < 10; i++) t.is(chain.run(request()) && "denied", "denied");
   t.is(audit.find({ action: "rate_limit.deny" }).length, 3);
   now += 1000;
