@@ -1,23 +1,8 @@
 import test from "ava";
-import { join } from "node:path";
-import { DEFAULT_SETTINGS, WafEngine, type WafVerdict } from "../../../../proxy/waf/engine.js";
-import { loadRules } from "../../../../proxy/waf/rule-file.js";
-import { bundledRulesDir } from "../../../../proxy/waf/settings.js";
-import type { WafInput } from "../../../../proxy/waf/types.js";
+import { belongsToLevel, checkRules, fieldPart, filePart, multipartBody, multipartType, namedCases, ruleFile, showIdTargetMatch, testBlocks, testPasses, type Headers, type WafInput } from "./support.js";
 
-const rules = loadRules(join(bundledRulesDir(), "100-protocol.yaml"));
-const engines = new Map<number, WafEngine>();
+const file = ruleFile("100-protocol.yaml");
 
-function engineAt(paranoia: number): WafEngine {
-  let e = engines.get(paranoia);
-  if (e === undefined) {
-    e = new WafEngine(rules, { ...DEFAULT_SETTINGS, paranoia, detectionParanoia: paranoia });
-    engines.set(paranoia, e);
-  }
-  return e;
-}
-
-type Headers = readonly (readonly [string, string])[];
 const BROWSER: Headers = [
   ["host", "shop.example.com"],
   ["user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"],
@@ -38,19 +23,7 @@ const form = (body: string, uri = "/account", ct = "application/x-www-form-urlen
   req("POST", uri, [["content-type", ct]], body);
 const json = (value: unknown, ct = "application/json"): WafInput => req("POST", "/api/items", [["content-type", ct]], JSON.stringify(value));
 const B = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
-function multipart(parts: readonly string[]): WafInput {
-  const body = parts.map((p) => `--${B}\r\n${p}\r\n`).join("") + `--${B}--\r\n`;
-  return req("POST", "/upload", [["content-type", `multipart/form-data; boundary=${B}`]], body);
-}
-const filePart = (name: string, filename: string): string =>
-  `Content-Disposition: form-data; name="${name}"; filename="${filename}"\r\nContent-Type: text/plain\r\n\r\nhello`;
-const fieldPart = (name: string, value: string, extraHeaders = ""): string =>
-  `Content-Disposition: form-data; name="${name}"\r\n${extraHeaders}\r\n${value}`;
-
-function verdict(paranoia: number, input: WafInput): WafVerdict {
-  return engineAt(paranoia).evaluate(input, { route: "", path: "/" });
-}
-const ids = (v: WafVerdict): string => JSON.stringify(v.matches.map((m) => `${m.id}:${m.target}:${m.match}`));
+const multipart = (parts: readonly string[]): WafInput => req("POST", "/upload", [["content-type", multipartType(B)]], multipartBody(B, parts));
 
 // [what, request, lowest paranoia level that blocks it]
 const ATTACKS: readonly (readonly [string, WafInput, number])[] = [
@@ -138,14 +111,7 @@ const ATTACKS: readonly (readonly [string, WafInput, number])[] = [
   ["strict argument characters", req("GET", "/?q=a%60b"), 4],
 ];
 
-for (const [what, input, pl] of ATTACKS) {
-  test(`blocks at PL${pl}: ${what}`, (t) => {
-    const v = verdict(pl, input);
-    t.is(v.action, "block", ids(v));
-    t.true(v.matches.every((m) => m.id >= 100000 && m.id <= 100999));
-    if (pl > 1) t.is(verdict(pl - 1, input).action, "pass", `belongs to PL${pl} only: ${ids(verdict(pl - 1, input))}`);
-  });
-}
+testBlocks(file, namedCases(ATTACKS), { show: showIdTargetMatch, lower: belongsToLevel(showIdTargetMatch, true) });
 
 // Ordinary traffic that must pass at PL1; those marked true must also pass at PL2.
 const BENIGN: readonly (readonly [string, WafInput, boolean])[] = [
@@ -180,26 +146,14 @@ const BENIGN: readonly (readonly [string, WafInput, boolean])[] = [
   ["keep-alive connection", req("GET", "/", [["connection", "keep-alive"]]), true],
 ];
 
-for (const [what, input, alsoPl2] of BENIGN) {
-  test(`passes at PL1${alsoPl2 ? " and PL2" : ""}: ${what}`, (t) => {
-    const v1 = verdict(1, input);
-    t.is(v1.action, "pass", ids(v1));
-    if (alsoPl2) {
-      const v2 = verdict(2, input);
-      t.is(v2.action, "pass", ids(v2));
-    }
-  });
-}
+testPasses(file, namedCases(BENIGN), showIdTargetMatch);
 
 test("every rule is in the file's id range and tagged attack-protocol", (t) => {
-  t.true(rules.length > 50);
-  for (const r of rules) {
-    t.true(r.id >= 100000 && r.id <= 100999, String(r.id));
-    t.true(r.tags.includes("attack-protocol") && r.tags.some((x) => x.startsWith("owasp-")), String(r.id));
-  }
+  t.true(file.rules.length > 50);
+  checkRules(t, file, ["attack-protocol", /^owasp-/]);
 });
 
 test("header-only rules run in the headers phase", (t) => {
-  const headerRules = rules.filter((r) => r.phase === "headers");
+  const headerRules = file.rules.filter((r) => r.phase === "headers");
   t.true(headerRules.length >= 30, `only ${headerRules.length}`);
 });

@@ -1,51 +1,31 @@
 import test from "ava";
-import { join } from "node:path";
-import { DEFAULT_SETTINGS, WafEngine, type WafVerdict } from "../../../../proxy/waf/engine.js";
-import { loadRules } from "../../../../proxy/waf/rule-file.js";
-import { bundledRulesDir } from "../../../../proxy/waf/settings.js";
-import type { WafInput } from "../../../../proxy/waf/types.js";
+import { checkRules, client, placeCases, ruleFile, showIdMatch, testBlocks, testPasses, type WafInput } from "./support.js";
 
-const rules = loadRules(join(bundledRulesDir(), "110-scanners.yaml"));
-const engines = new Map<number, WafEngine>();
-
-function engineAt(paranoia: number): WafEngine {
-  let e = engines.get(paranoia);
-  if (e === undefined) {
-    e = new WafEngine(rules, { ...DEFAULT_SETTINGS, paranoia, detectionParanoia: paranoia });
-    engines.set(paranoia, e);
-  }
-  return e;
-}
+const file = ruleFile("110-scanners.yaml");
+const { get, form, json } = client("shop.example.com", "/");
 
 type Place = "ua" | "header" | "query" | "form" | "json" | "cookie" | "referer";
 
 /** A request carrying `value` in one place; for "header" the value is "name: value". */
 function request(place: Place, value: string): WafInput {
-  const base = { method: "GET", uri: "/", protocol: "HTTP/1.1" };
-  const host: [string, string] = ["host", "shop.example.com"];
-  const post = (type: string, body: string): WafInput => ({ ...base, method: "POST", headers: [host, ["content-type", type]], body: Buffer.from(body) });
   switch (place) {
     case "ua":
-      return { ...base, headers: [host, ["user-agent", value]] };
+      return get("/", [["user-agent", value]]);
     case "header": {
       const i = value.indexOf(":");
-      return { ...base, headers: [host, [value.slice(0, i).toLowerCase(), value.slice(i + 1).trim()]] };
+      return get("/", [[value.slice(0, i).toLowerCase(), value.slice(i + 1).trim()]]);
     }
     case "query":
-      return { ...base, uri: `/?url=${encodeURIComponent(value)}`, headers: [host] };
+      return get(`/?url=${encodeURIComponent(value)}`);
     case "form":
-      return post("application/x-www-form-urlencoded", `callback=${encodeURIComponent(value)}`);
+      return form(`callback=${encodeURIComponent(value)}`);
     case "json":
-      return post("application/json", JSON.stringify({ webhook: { url: value } }));
+      return json({ webhook: { url: value } });
     case "cookie":
-      return { ...base, headers: [host, ["cookie", `a=1; tracking=${value}`]] };
+      return get("/", [["cookie", `a=1; tracking=${value}`]]);
     case "referer":
-      return { ...base, headers: [host, ["referer", value]] };
+      return get("/", [["referer", value]]);
   }
-}
-
-function verdict(paranoia: number, place: Place, value: string): WafVerdict {
-  return engineAt(paranoia).evaluate(request(place, value), { route: "", path: "/" });
 }
 
 // [place, value, lowest paranoia level that blocks it]
@@ -79,14 +59,7 @@ const ATTACKS: readonly (readonly [Place, string, number])[] = [
   ["ua", "exploit-kit/0.3", 2],
 ];
 
-for (const [place, value, pl] of ATTACKS) {
-  test(`blocks at PL${pl} (${place}): ${JSON.stringify(value)}`, (t) => {
-    const v = verdict(pl, place, value);
-    t.is(v.action, "block", JSON.stringify(v.matches.map((m) => m.id)));
-    t.true(v.matches.every((m) => m.id >= 110000 && m.id <= 110999));
-    if (pl > 1) t.is(verdict(pl - 1, place, value).action, "pass", "belongs to the stricter level only");
-  });
-}
+testBlocks(file, placeCases(ATTACKS, request));
 
 // Legitimate clients: browsers, crawlers, monitoring and scripting clients must pass at PL1 and PL2.
 const BENIGN: readonly (readonly [Place, string])[] = [
@@ -117,19 +90,13 @@ const BENIGN: readonly (readonly [Place, string])[] = [
   ["referer", "https://www.google.com/search?q=security+scanner+comparison"],
 ];
 
-for (const [place, value] of BENIGN) {
-  test(`passes at PL1 and PL2 (${place}): ${JSON.stringify(value)}`, (t) => {
-    for (const pl of [1, 2]) {
-      const v = verdict(pl, place, value);
-      t.is(v.action, "pass", `PL${pl}: ${JSON.stringify(v.matches.map((m) => `${m.id}:${m.match}`))}`);
-    }
-  });
-}
+testPasses(
+  file,
+  placeCases(BENIGN.map(([place, value]) => [place, value, true] as const), request),
+  (v, pl) => `PL${pl}: ${showIdMatch(v)}`,
+);
 
 test("every rule is in the file's id range and tagged", (t) => {
-  t.true(rules.length >= 3);
-  for (const r of rules) {
-    t.true(r.id >= 110000 && r.id <= 110999, String(r.id));
-    t.true(r.tags.includes("attack-reputation-scanner") && r.tags.includes("owasp-a05"), String(r.id));
-  }
+  t.true(file.rules.length >= 3);
+  checkRules(t, file, ["attack-reputation-scanner", "owasp-a05"]);
 });

@@ -1,95 +1,11 @@
 import test from "ava";
-import { join } from "node:path";
-import { DEFAULT_SETTINGS, WafEngine, type WafVerdict } from "../../../../proxy/waf/engine.js";
-import { loadRules } from "../../../../proxy/waf/rule-file.js";
-import { bundledRulesDir } from "../../../../proxy/waf/settings.js";
-import type { WafInput } from "../../../../proxy/waf/types.js";
+import { appRequests, checkRules, placeCases, ruleFile, testBlocks, testPasses, type AppPlace } from "./support.js";
 
-const rules = loadRules(join(bundledRulesDir(), "138-ssrf.yaml"));
-const engines = new Map<number, WafEngine>();
-
-function engineAt(paranoia: number): WafEngine {
-  let e = engines.get(paranoia);
-  if (e === undefined) {
-    e = new WafEngine(rules, { ...DEFAULT_SETTINGS, paranoia, detectionParanoia: paranoia });
-    engines.set(paranoia, e);
-  }
-  return e;
-}
-
-// rawquery: the query string exactly as sent; path: the request path exactly as sent;
-// jsonraw: a whole JSON body; plain: a text/plain body (no parser takes it apart);
-// header: an application header (x-api-version); ctype: the Content-Type header.
-type Place =
-  | "query"
-  | "rawquery"
-  | "form"
-  | "json"
-  | "jsonraw"
-  | "plain"
-  | "cookie"
-  | "header"
-  | "ctype"
-  | "ua"
-  | "referer"
-  | "xml"
-  | "upload"
-  | "x-filename"
-  | "path";
-
-function request(place: Place, value: string): WafInput {
-  const host: [string, string] = ["host", "x"];
-  const get = (uri: string, ...headers: [string, string][]): WafInput => ({ method: "GET", uri, protocol: "HTTP/1.1", headers: [host, ...headers] });
-  const post = (type: string, body: string): WafInput => ({
-    method: "POST",
-    uri: "/app",
-    protocol: "HTTP/1.1",
-    headers: [host, ["content-type", type]],
-    body: Buffer.from(body, "latin1"),
-  });
-  switch (place) {
-    case "query":
-      return get(`/app?v=${encodeURIComponent(value)}`);
-    case "rawquery":
-      return get(`/app?${value}`);
-    case "form":
-      return post("application/x-www-form-urlencoded", `v=${encodeURIComponent(value)}`);
-    case "json":
-      return post("application/json", JSON.stringify({ data: { v: value } }));
-    case "jsonraw":
-      return post("application/json", value);
-    case "plain":
-      return post("text/plain", value);
-    case "xml":
-      return post("application/xml", `<?xml version="1.0"?><r><v a="${value.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;")}"/></r>`);
-    case "cookie":
-      return get("/app", ["cookie", `a=1; v=${value}`]);
-    case "header":
-      return get("/app", ["x-api-version", value]);
-    case "ctype":
-      return get("/app", ["content-type", value]);
-    case "x-filename":
-      return get("/app", ["x-filename", value]);
-    case "ua":
-      return get("/app", ["user-agent", value]);
-    case "referer":
-      return get("/app", ["referer", value]);
-    case "path":
-      return get(value);
-    case "upload": {
-      const b = "----b0undary";
-      const body = `--${b}\r\nContent-Disposition: form-data; name="f"; filename="${value}"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--${b}--\r\n`;
-      return post(`multipart/form-data; boundary=${b}`, body);
-    }
-  }
-}
-
-function verdict(paranoia: number, place: Place, value: string): WafVerdict {
-  return engineAt(paranoia).evaluate(request(place, value), { route: "", path: "/app" });
-}
+const file = ruleFile("138-ssrf.yaml", "/app");
+const request = appRequests({ encoding: "latin1", xml: "attribute" });
 
 // [place, payload, lowest paranoia level that blocks it]
-const ATTACKS: readonly (readonly [Place, string, number])[] = [
+const ATTACKS: readonly (readonly [AppPlace, string, number])[] = [
   ["query", "http://169.254.169.254/latest/meta-data/", 1],
   ["json", "http://metadata.google.internal/computeMetadata/v1/", 1],
   ["query", "http://[fd00:ec2::254]/latest/", 1],
@@ -122,17 +38,10 @@ const ATTACKS: readonly (readonly [Place, string, number])[] = [
   ["query", "169.254.169.254/latest/user-data", 2],
 ];
 
-for (const [place, payload, pl] of ATTACKS) {
-  test(`blocks at PL${pl} (${place}): ${JSON.stringify(payload)}`, (t) => {
-    const v = verdict(pl, place, payload);
-    t.is(v.action, "block", JSON.stringify(v.matches.map((m) => m.id)));
-    t.true(v.matches.every((m) => m.id >= 138000 && m.id <= 138999));
-    if (pl > 1) t.is(verdict(pl - 1, place, payload).action, "pass", "belongs to the stricter level only");
-  });
-}
+testBlocks(file, placeCases(ATTACKS, request));
 
 // Benign values that must pass at PL1; those marked true must also pass at PL2.
-const BENIGN: readonly (readonly [Place, string, boolean])[] = [
+const BENIGN: readonly (readonly [AppPlace, string, boolean])[] = [
   ["query", "https://example.com/callback", true],
   ["query", "http://www.example.org/page?x=1", true],
   ["query", "localhost", true],
@@ -157,21 +66,9 @@ const BENIGN: readonly (readonly [Place, string, boolean])[] = [
   ["form", "metadata: updated", true],
 ];
 
-for (const [place, value, alsoPl2] of BENIGN) {
-  test(`passes at PL1${alsoPl2 ? " and PL2" : ""} (${place}): ${JSON.stringify(value)}`, (t) => {
-    const v1 = verdict(1, place, value);
-    t.is(v1.action, "pass", JSON.stringify(v1.matches.map((m) => `${m.id}:${m.match}`)));
-    if (alsoPl2) {
-      const v2 = verdict(2, place, value);
-      t.is(v2.action, "pass", JSON.stringify(v2.matches.map((m) => `${m.id}:${m.match}`)));
-    }
-  });
-}
+testPasses(file, placeCases(BENIGN, request));
 
 test("every rule is in the file's id range and carries the attack-ssrf and owasp-a10 tags", (t) => {
-  t.true(rules.length >= 8);
-  for (const r of rules) {
-    t.true(r.id >= 138000 && r.id <= 138999, String(r.id));
-    t.true(r.tags.includes("attack-ssrf") && r.tags.includes("owasp-a10"), String(r.id));
-  }
+  t.true(file.rules.length >= 8);
+  checkRules(t, file, ["attack-ssrf", "owasp-a10"]);
 });

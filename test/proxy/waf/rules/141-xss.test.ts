@@ -1,72 +1,40 @@
 import test from "ava";
-import { join } from "node:path";
-import { DEFAULT_SETTINGS, WafEngine, type WafVerdict } from "../../../../proxy/waf/engine.js";
-import { loadRules } from "../../../../proxy/waf/rule-file.js";
-import { bundledRulesDir } from "../../../../proxy/waf/settings.js";
-import type { WafInput } from "../../../../proxy/waf/types.js";
+import { appRequests, checkRules, client, filePart, multipartBody, multipartType, placeCases, ruleFile, showIdMatch, testBlocks, testPasses, xmlText, type WafInput } from "./support.js";
 
-const rules = loadRules(join(bundledRulesDir(), "141-xss.yaml"));
-const engines = new Map<number, WafEngine>();
-
-function engineAt(paranoia: number): WafEngine {
-  let e = engines.get(paranoia);
-  if (e === undefined) {
-    e = new WafEngine(rules, { ...DEFAULT_SETTINGS, paranoia, detectionParanoia: paranoia });
-    engines.set(paranoia, e);
-  }
-  return e;
-}
+const file = ruleFile("141-xss.yaml", "/app");
+const { get, post } = client("x", "/app");
+/** The places this file encodes like the other rule tests. */
+const sameAsElsewhere = appRequests({ encoding: "utf8", xml: "element" });
 
 type Place = "query" | "name" | "form" | "json" | "xml" | "cookie" | "ua" | "referer" | "header" | "path" | "upload";
-
-const HOST: [string, string] = ["host", "x"];
-
-function post(type: string, body: string): WafInput {
-  return { method: "POST", uri: "/app", protocol: "HTTP/1.1", headers: [HOST, ["content-type", type]], body: Buffer.from(body) };
-}
-
-function get(uri: string, headers: [string, string][] = []): WafInput {
-  return { method: "GET", uri, protocol: "HTTP/1.1", headers: [HOST, ...headers] };
-}
 
 /** The value placed where an injection arrives; encoded the way a client would send it there. */
 function request(place: Place, value: string): WafInput {
   switch (place) {
     case "query":
-      return get(`/app?v=${encodeURIComponent(value)}`);
+    case "ua":
+    case "referer":
+      return sameAsElsewhere(place, value);
     case "name":
       return get(`/app?${encodeURIComponent(value)}=1`);
     case "form":
       return post("application/x-www-form-urlencoded", `a=1&v=${encodeURIComponent(value)}`);
     case "json":
       return post("application/json", JSON.stringify({ data: { v: value, n: 3 } }));
-    case "xml": {
-      const text = value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-      return post("application/xml", `<?xml version="1.0"?><r><v>${text}</v></r>`);
-    }
+    case "xml":
+      return post("application/xml", `<?xml version="1.0"?><r><v>${xmlText(value).replace(/>/g, "&gt;")}</v></r>`);
     case "cookie":
       return get("/app", [["cookie", `a=1; v=${encodeURIComponent(value)}`]]);
-    case "ua":
-      return get("/app", [["user-agent", value]]);
-    case "referer":
-      return get("/app", [["referer", value]]);
     case "header":
       return get("/app", [["x-client-note", value]]);
     case "path":
       return get(`/app/${encodeURIComponent(value)}`);
     case "upload": {
       const b = "----b0undary";
-      const body = `--${b}\r\nContent-Disposition: form-data; name="f"; filename="${value}"\r\nContent-Type: image/png\r\n\r\nPNG\r\n--${b}--\r\n`;
-      return post(`multipart/form-data; boundary=${b}`, body);
+      return post(multipartType(b), multipartBody(b, [filePart("f", value, "image/png", "PNG")]));
     }
   }
 }
-
-function verdict(paranoia: number, place: Place, value: string): WafVerdict {
-  return engineAt(paranoia).evaluate(request(place, value), { route: "", path: "/app" });
-}
-
-const ids = (v: WafVerdict): string => JSON.stringify(v.matches.map((m) => `${m.id}:${m.match}`));
 
 // [place, payload, lowest paranoia level that blocks it]
 const ATTACKS: readonly (readonly [Place, string, number])[] = [
@@ -132,14 +100,7 @@ const ATTACKS: readonly (readonly [Place, string, number])[] = [
   ["query", "<custom-widget>", 3],
 ];
 
-for (const [place, payload, pl] of ATTACKS) {
-  test(`blocks at PL${pl} (${place}): ${JSON.stringify(payload)}`, (t) => {
-    const v = verdict(pl, place, payload);
-    t.is(v.action, "block", ids(v));
-    t.true(v.matches.every((m) => m.id >= 141000 && m.id <= 141999));
-    if (pl > 1) t.is(verdict(pl - 1, place, payload).action, "pass", "belongs to the stricter level only");
-  });
-}
+testBlocks(file, placeCases(ATTACKS, request), { show: showIdMatch });
 
 // Benign values that must pass at PL1; those marked true must also pass at PL2.
 const BENIGN: readonly (readonly [Place, string, boolean])[] = [
@@ -186,28 +147,16 @@ const BENIGN: readonly (readonly [Place, string, boolean])[] = [
   ["query", "Hello {{name}}", false],
 ];
 
-for (const [place, value, alsoPl2] of BENIGN) {
-  test(`passes at PL1${alsoPl2 ? " and PL2" : ""} (${place}): ${JSON.stringify(value)}`, (t) => {
-    const v1 = verdict(1, place, value);
-    t.is(v1.action, "pass", ids(v1));
-    if (alsoPl2) {
-      const v2 = verdict(2, place, value);
-      t.is(v2.action, "pass", ids(v2));
-    }
-  });
-}
+testPasses(file, placeCases(BENIGN, request));
 
 test("an event handler needs a value: base64 padding and a bare name at the end stay quiet", (t) => {
-  t.is(verdict(1, "query", "VGhhbmtzLCBmb3IgYWxs/onafe=").action, "pass");
-  t.is(verdict(1, "query", "abc onclickx==").action, "pass");
-  t.is(verdict(1, "query", "abc onclick=x").action, "block");
+  t.is(file.verdict(1, request("query", "VGhhbmtzLCBmb3IgYWxs/onafe=")).action, "pass");
+  t.is(file.verdict(1, request("query", "abc onclickx==")).action, "pass");
+  t.is(file.verdict(1, request("query", "abc onclick=x")).action, "block");
 });
 
 test("every rule is in the file's id range, tagged attack-xss and owasp-a03, and each level has rules", (t) => {
-  t.true(rules.length >= 8);
-  for (const r of rules) {
-    t.true(r.id >= 141000 && r.id <= 141999, String(r.id));
-    t.true(r.tags.includes("attack-xss") && r.tags.includes("owasp-a03"), String(r.id));
-  }
-  for (const pl of [1, 2, 3]) t.true(rules.some((r) => r.paranoia === pl), `PL${pl}`);
+  t.true(file.rules.length >= 8);
+  checkRules(t, file, ["attack-xss", "owasp-a03"]);
+  for (const pl of [1, 2, 3]) t.true(file.rules.some((r) => r.paranoia === pl), `PL${pl}`);
 });

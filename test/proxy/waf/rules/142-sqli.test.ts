@@ -1,24 +1,10 @@
 import test from "ava";
-import { join } from "node:path";
-import { DEFAULT_SETTINGS, WafEngine, type WafVerdict } from "../../../../proxy/waf/engine.js";
-import { loadRules } from "../../../../proxy/waf/rule-file.js";
-import { bundledRulesDir } from "../../../../proxy/waf/settings.js";
-import type { WafInput } from "../../../../proxy/waf/types.js";
+import { belongsToLevel, checkRules, fieldPart, multipartBody, multipartType, namedCases, ruleFile, showIdTargetMatch, testBlocks, testPasses, xmlText, type Headers, type WafInput } from "./support.js";
 
-const rules = loadRules(join(bundledRulesDir(), "142-sqli.yaml"));
-const engines = new Map<number, WafEngine>();
-
-function engineAt(paranoia: number): WafEngine {
-  let e = engines.get(paranoia);
-  if (e === undefined) {
-    e = new WafEngine(rules, { ...DEFAULT_SETTINGS, paranoia, detectionParanoia: paranoia });
-    engines.set(paranoia, e);
-  }
-  return e;
-}
+const file = ruleFile("142-sqli.yaml");
 
 const UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
-const BROWSER: readonly [string, string][] = [
+const BROWSER: Headers = [
   ["host", "shop.example.com"],
   ["user-agent", UA],
   ["accept", "text/html,application/xhtml+xml,*/*;q=0.8"],
@@ -27,29 +13,20 @@ const BROWSER: readonly [string, string][] = [
 ];
 
 /** A browser-like request; `headers` replace same-named browser headers. */
-function req(method: string, uri: string, headers: readonly [string, string][] = [], body?: string): WafInput {
+function req(method: string, uri: string, headers: Headers = [], body?: string): WafInput {
   const names = new Set(headers.map(([k]) => k));
-  const all: [string, string][] = [...BROWSER.filter(([k]) => !names.has(k)), ...headers];
+  const all: Headers = [...BROWSER.filter(([k]) => !names.has(k)), ...headers];
   return body === undefined ? { method, uri, protocol: "HTTP/1.1", headers: all } : { method, uri, protocol: "HTTP/1.1", headers: all, body: Buffer.from(body, "utf8") };
 }
-const get = (uri: string, headers: readonly [string, string][] = []): WafInput => req("GET", uri, headers);
+const get = (uri: string, headers: Headers = []): WafInput => req("GET", uri, headers);
 const q = (value: string): WafInput => get(`/search?q=${encodeURIComponent(value)}`);
 const form = (body: string): WafInput => req("POST", "/account", [["content-type", "application/x-www-form-urlencoded"]], body);
 const formValue = (name: string, value: string): WafInput => form(`${name}=${encodeURIComponent(value)}&submit=Save`);
 const json = (value: unknown): WafInput => req("POST", "/api/v1/items", [["content-type", "application/json"]], JSON.stringify(value));
-const xml = (text: string): WafInput =>
-  req("POST", "/soap", [["content-type", "application/xml"]], `<?xml version="1.0"?><order><note>${text.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</note></order>`);
+const xml = (text: string): WafInput => req("POST", "/soap", [["content-type", "application/xml"]], `<?xml version="1.0"?><order><note>${xmlText(text)}</note></order>`);
 const cookie = (value: string): WafInput => get("/", [["cookie", `sessionid=8f14e45f; prefs=${value}`]]);
-function multipart(field: string, value: string): WafInput {
-  const b = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
-  const body = `--${b}\r\nContent-Disposition: form-data; name="${field}"\r\n\r\n${value}\r\n--${b}--\r\n`;
-  return req("POST", "/upload", [["content-type", `multipart/form-data; boundary=${b}`]], body);
-}
-
-function verdict(paranoia: number, input: WafInput): WafVerdict {
-  return engineAt(paranoia).evaluate(input, { route: "", path: "/" });
-}
-const ids = (v: WafVerdict): string => JSON.stringify(v.matches.map((m) => `${m.id}:${m.target}:${m.match}`));
+const B = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
+const multipart = (field: string, value: string): WafInput => req("POST", "/upload", [["content-type", multipartType(B)]], multipartBody(B, [fieldPart(field, value)]));
 
 // [what, request, lowest paranoia level that blocks it]
 const ATTACKS: readonly (readonly [string, WafInput, number])[] = [
@@ -98,14 +75,7 @@ const ATTACKS: readonly (readonly [string, WafInput, number])[] = [
   ["two SQL special characters", q("a!b@"), 4],
 ];
 
-for (const [what, input, pl] of ATTACKS) {
-  test(`blocks at PL${pl}: ${what}`, (t) => {
-    const v = verdict(pl, input);
-    t.is(v.action, "block", ids(v));
-    t.true(v.matches.every((m) => m.id >= 142000 && m.id <= 142999));
-    if (pl > 1) t.is(verdict(pl - 1, input).action, "pass", `belongs to PL${pl}: ${ids(verdict(pl - 1, input))}`);
-  });
-}
+testBlocks(file, namedCases(ATTACKS), { show: showIdTargetMatch, lower: belongsToLevel(showIdTargetMatch, false) });
 
 // Ordinary traffic that must pass at PL1; those marked true must also pass at PL2.
 const BENIGN: readonly (readonly [string, WafInput, boolean])[] = [
@@ -136,32 +106,20 @@ const BENIGN: readonly (readonly [string, WafInput, boolean])[] = [
   ["a sleep question", q("I sleep (a lot) on weekends"), false],
 ];
 
-for (const [what, input, alsoPl2] of BENIGN) {
-  test(`passes at PL1${alsoPl2 ? " and PL2" : ""}: ${what}`, (t) => {
-    const v1 = verdict(1, input);
-    t.is(v1.action, "pass", ids(v1));
-    if (alsoPl2) {
-      const v2 = verdict(2, input);
-      t.is(v2.action, "pass", ids(v2));
-    }
-  });
-}
+testPasses(file, namedCases(BENIGN), showIdTargetMatch);
 
 test("the logged match names the value and the matched text", (t) => {
-  const v = verdict(1, q("1 UNION SELECT password FROM users"));
+  const v = file.verdict(1, q("1 UNION SELECT password FROM users"));
   const m = v.matches.find((x) => x.id === 142120);
-  t.truthy(m, ids(v));
+  t.truthy(m, showIdTargetMatch(v));
   t.is(m!.target, "args:q");
   t.regex(m!.match, /union select/);
 });
 
 test("every rule is in the file's id range, tagged and at a paranoia level", (t) => {
-  t.true(rules.length >= 15);
-  for (const r of rules) {
-    t.true(r.id >= 142000 && r.id <= 142999, String(r.id));
-    t.true(r.tags.includes("attack-sqli") && r.tags.includes("owasp-a03"), String(r.id));
-    t.true(r.paranoia >= 1 && r.paranoia <= 4, String(r.id));
-  }
-  const pl1 = rules.filter((r) => r.paranoia === 1).length;
+  t.true(file.rules.length >= 15);
+  checkRules(t, file, ["attack-sqli", "owasp-a03"]);
+  for (const r of file.rules) t.true(r.paranoia >= 1 && r.paranoia <= 4, String(r.id));
+  const pl1 = file.rules.filter((r) => r.paranoia === 1).length;
   t.true(pl1 >= 5 && pl1 <= 10, `PL1 rules: ${pl1}`);
 });

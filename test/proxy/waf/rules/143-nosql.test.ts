@@ -1,39 +1,9 @@
 import test from "ava";
-import { join } from "node:path";
-import { DEFAULT_SETTINGS, WafEngine, type WafVerdict } from "../../../../proxy/waf/engine.js";
-import { loadRules } from "../../../../proxy/waf/rule-file.js";
-import { bundledRulesDir } from "../../../../proxy/waf/settings.js";
-import type { WafInput } from "../../../../proxy/waf/types.js";
+import { belongsToLevel, checkRules, client, namedCases, ruleFile, showIdTargetMatch, testBlocks, testPasses, type WafInput } from "./support.js";
 
-const rules = loadRules(join(bundledRulesDir(), "143-nosql.yaml"));
-const engines = new Map<number, WafEngine>();
-
-function engineAt(paranoia: number): WafEngine {
-  let e = engines.get(paranoia);
-  if (e === undefined) {
-    e = new WafEngine(rules, { ...DEFAULT_SETTINGS, paranoia, detectionParanoia: paranoia });
-    engines.set(paranoia, e);
-  }
-  return e;
-}
-
-const host: [string, string] = ["host", "api.example.com"];
-const get = (uri: string, headers: [string, string][] = []): WafInput => ({ method: "GET", uri, protocol: "HTTP/1.1", headers: [host, ...headers] });
-const post = (type: string, body: string): WafInput => ({
-  method: "POST",
-  uri: "/login",
-  protocol: "HTTP/1.1",
-  headers: [host, ["content-type", type]],
-  body: Buffer.from(body, "utf8"),
-});
-const form = (body: string): WafInput => post("application/x-www-form-urlencoded", body);
-const json = (value: unknown): WafInput => post("application/json", JSON.stringify(value));
+const file = ruleFile("143-nosql.yaml");
+const { get, post, form, json } = client("api.example.com", "/login");
 const xml = (text: string): WafInput => post("application/xml", `<?xml version="1.0"?><login><user>${text}</user></login>`);
-
-function verdict(paranoia: number, input: WafInput): WafVerdict {
-  return engineAt(paranoia).evaluate(input, { route: "", path: "/" });
-}
-const ids = (v: WafVerdict): string => JSON.stringify(v.matches.map((m) => `${m.id}:${m.target}:${m.match}`));
 
 // [what, request, lowest paranoia level that blocks it]
 const ATTACKS: readonly (readonly [string, WafInput, number])[] = [
@@ -59,14 +29,7 @@ const ATTACKS: readonly (readonly [string, WafInput, number])[] = [
   ["unknown $-operator in bracket syntax", get("/users?name[$foo]=x"), 2],
 ];
 
-for (const [what, input, pl] of ATTACKS) {
-  test(`blocks at PL${pl}: ${what}`, (t) => {
-    const v = verdict(pl, input);
-    t.is(v.action, "block", ids(v));
-    t.true(v.matches.every((m) => m.id >= 143000 && m.id <= 143999));
-    if (pl > 1) t.is(verdict(pl - 1, input).action, "pass", `belongs to PL${pl}: ${ids(verdict(pl - 1, input))}`);
-  });
-}
+testBlocks(file, namedCases(ATTACKS), { show: showIdTargetMatch, lower: belongsToLevel(showIdTargetMatch, false) });
 
 // Ordinary traffic that must pass at PL1; those marked true must also pass at PL2.
 const BENIGN: readonly (readonly [string, WafInput, boolean])[] = [
@@ -92,27 +55,15 @@ const BENIGN: readonly (readonly [string, WafInput, boolean])[] = [
   ["angular expression", form("tpl=%7B%7B+%24ctrl.name+%7D%7D"), true],
 ];
 
-for (const [what, input, alsoPl2] of BENIGN) {
-  test(`passes at PL1${alsoPl2 ? " and PL2" : ""}: ${what}`, (t) => {
-    const v1 = verdict(1, input);
-    t.is(v1.action, "pass", ids(v1));
-    if (alsoPl2) {
-      const v2 = verdict(2, input);
-      t.is(v2.action, "pass", ids(v2));
-    }
-  });
-}
+testPasses(file, namedCases(BENIGN), showIdTargetMatch);
 
 test("the match names the JSON key that carries the operator", (t) => {
-  const v = verdict(1, json({ user: { $ne: null } }));
+  const v = file.verdict(1, json({ user: { $ne: null } }));
   t.is(v.action, "block");
   t.is(v.matches[0]!.target, "args_names:json.user.$ne");
 });
 
 test("every rule is in the file's id range and tagged", (t) => {
-  t.true(rules.length >= 2);
-  for (const r of rules) {
-    t.true(r.id >= 143000 && r.id <= 143999, String(r.id));
-    t.true(r.tags.includes("attack-nosqli") && r.tags.includes("owasp-a03"), String(r.id));
-  }
+  t.true(file.rules.length >= 2);
+  checkRules(t, file, ["attack-nosqli", "owasp-a03"]);
 });

@@ -1,39 +1,14 @@
 import test from "ava";
-import { join } from "node:path";
-import { DEFAULT_SETTINGS, WafEngine, type WafVerdict } from "../../../../proxy/waf/engine.js";
-import { loadRules } from "../../../../proxy/waf/rule-file.js";
-import { bundledRulesDir } from "../../../../proxy/waf/settings.js";
-import type { WafInput } from "../../../../proxy/waf/types.js";
+import { belongsToLevel, checkRules, client, namedCases, ruleFile, showIdTarget, testBlocks, testPasses, type Headers, type WafInput } from "./support.js";
 
-const rules = loadRules(join(bundledRulesDir(), "144-session-fixation.yaml"));
-const engines = new Map<number, WafEngine>();
-
-function engineAt(paranoia: number): WafEngine {
-  let e = engines.get(paranoia);
-  if (e === undefined) {
-    e = new WafEngine(rules, { ...DEFAULT_SETTINGS, paranoia, detectionParanoia: paranoia });
-    engines.set(paranoia, e);
-  }
-  return e;
-}
-
-type Headers = readonly (readonly [string, string])[];
-const HOST: [string, string] = ["host", "shop.example.com"];
+const file = ruleFile("144-session-fixation.yaml");
 const FOREIGN: Headers = [["referer", "https://evil.example/phish.html"]];
 const SAME_SITE: Headers = [["referer", "https://shop.example.com/cart"], ["sec-fetch-site", "same-origin"]];
 
-const get = (query: string, extra: Headers = []): WafInput => ({ method: "GET", uri: `/login?${query}`, protocol: "HTTP/1.1", headers: [HOST, ...extra] });
-function post(type: string, body: string, extra: Headers = []): WafInput {
-  return { method: "POST", uri: "/login", protocol: "HTTP/1.1", headers: [HOST, ["content-type", type], ...extra], body: Buffer.from(body) };
-}
-const form = (body: string, extra: Headers = []): WafInput => post("application/x-www-form-urlencoded", body, extra);
-const json = (value: unknown, extra: Headers = []): WafInput => post("application/json", JSON.stringify(value), extra);
-const cookie = (value: string): WafInput => ({ method: "GET", uri: "/", protocol: "HTTP/1.1", headers: [HOST, ["cookie", value]] });
-
-function verdict(paranoia: number, input: WafInput): WafVerdict {
-  return engineAt(paranoia).evaluate(input, { route: "", path: "/" });
-}
-const ids = (v: WafVerdict): string => JSON.stringify(v.matches.map((m) => `${m.id}:${m.target}`));
+const shop = client("shop.example.com", "/login");
+const { form, json } = shop;
+const get = (query: string, extra: Headers = []): WafInput => shop.get(`/login?${query}`, extra);
+const cookie = (value: string): WafInput => shop.get("/", [["cookie", value]]);
 
 // [what, request, lowest paranoia level that blocks it]
 const ATTACKS: readonly (readonly [string, WafInput, number])[] = [
@@ -63,14 +38,7 @@ const ATTACKS: readonly (readonly [string, WafInput, number])[] = [
   ["Set-Cookie header text in a parameter (PL2)", get(`v=${encodeURIComponent("x Set-Cookie: admin=1")}`), 2],
 ];
 
-for (const [what, input, pl] of ATTACKS) {
-  test(`blocks at PL${pl}: ${what}`, (t) => {
-    const v = verdict(pl, input);
-    t.is(v.action, "block", ids(v));
-    t.true(v.matches.every((m) => m.id >= 144000 && m.id <= 144999));
-    if (pl > 1) t.is(verdict(pl - 1, input).action, "pass", `belongs to PL${pl} only: ${ids(verdict(pl - 1, input))}`);
-  });
-}
+testBlocks(file, namedCases(ATTACKS), { show: showIdTarget, lower: belongsToLevel(showIdTarget, true) });
 
 // Ordinary requests that must pass at PL1 (and PL2 when marked true).
 const BENIGN: readonly (readonly [string, WafInput, boolean])[] = [
@@ -97,21 +65,9 @@ const BENIGN: readonly (readonly [string, WafInput, boolean])[] = [
   ["oauth state", get("state=af0ifjsldkj&code=SplxlOBeZQQYbYS6WxSbIA"), true],
 ];
 
-for (const [what, input, alsoPl2] of BENIGN) {
-  test(`passes at PL1${alsoPl2 ? " and PL2" : ""}: ${what}`, (t) => {
-    const v1 = verdict(1, input);
-    t.is(v1.action, "pass", ids(v1));
-    if (alsoPl2) {
-      const v2 = verdict(2, input);
-      t.is(v2.action, "pass", ids(v2));
-    }
-  });
-}
+testPasses(file, namedCases(BENIGN), showIdTarget);
 
 test("every rule is in the file's id range and tagged", (t) => {
-  t.true(rules.length >= 4);
-  for (const r of rules) {
-    t.true(r.id >= 144000 && r.id <= 144999, String(r.id));
-    t.true(r.tags.includes("attack-fixation") && r.tags.includes("owasp-a07"), String(r.id));
-  }
+  t.true(file.rules.length >= 4);
+  checkRules(t, file, ["attack-fixation", "owasp-a07"]);
 });
