@@ -6,32 +6,18 @@
  * sending only what is new, and a state file that belongs to another log.
  */
 import test from "ava";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { readShipState, writeShipState } from "../../audit/export/ship-cursor.js";
 import { ShipError } from "../../audit/export/ship-errors.js";
 import { parseShipTarget } from "../../audit/export/ship-transport.js";
 import { shipAuditLog, type ShipOptions } from "../../audit/export/ship.js";
 import { AuditLog } from "../../audit/store.js";
-import { FrameCollector } from "../helpers/syslog-collector.js";
+import { shipFixture } from "../helpers/syslog-collector.js";
 
-const dirs: string[] = [];
-const collectors: FrameCollector[] = [];
-test.after.always(async () => {
-  for (const c of collectors) await c.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "ship-outage-"));
-  dirs.push(d);
-  return d;
-}
-async function collector(...args: Parameters<typeof FrameCollector.start>): Promise<FrameCollector> {
-  const c = await FrameCollector.start(...args);
-  collectors.push(c);
-  return c;
-}
+const fixture = shipFixture("ship-outage-");
+const { tempDir, collector } = fixture;
+test.after.always(fixture.cleanup);
 
 function makeDb(dir: string, n: number): string {
   const path = join(dir, "audit.db");

@@ -6,33 +6,19 @@
  * (CA, host name or --servername), a client certificate is presented.
  */
 import test from "ava";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AuditEvent } from "../../audit/event.js";
 import { ShipError } from "../../audit/export/ship-errors.js";
 import { parseShipTarget } from "../../audit/export/ship-transport.js";
 import { shipAuditLog } from "../../audit/export/ship.js";
 import { makeLog } from "./export-fixtures.js";
-import { FrameCollector } from "../helpers/syslog-collector.js";
+import { shipFixture } from "../helpers/syslog-collector.js";
 import { makeTestPki, type TestPki } from "../helpers/rsyslog.js";
 
-const dirs: string[] = [];
-const collectors: FrameCollector[] = [];
-test.after.always(async () => {
-  for (const c of collectors) await c.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "ship-5424-"));
-  dirs.push(d);
-  return d;
-}
-async function collector(...args: Parameters<typeof FrameCollector.start>): Promise<FrameCollector> {
-  const c = await FrameCollector.start(...args);
-  collectors.push(c);
-  return c;
-}
+const fixture = shipFixture("ship-5424-");
+const { tempDir, collector } = fixture;
+test.after.always(fixture.cleanup);
 
 interface Syslog5424 {
   pri: number;

@@ -4,6 +4,9 @@
  * decoder, can be stopped abruptly (unread bytes are lost, as when a real
  * collector dies) and restarted on the same port.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer as netServer, type Server, type Socket } from "node:net";
 import { createServer as tlsServer, type TLSSocket } from "node:tls";
 
@@ -163,4 +166,29 @@ export class FrameCollector {
     }
     return true;
   }
+}
+
+/**
+ * A test file's temp dirs and collectors, removed and stopped in one
+ * `test.after.always(fixture.cleanup)`.
+ */
+export function shipFixture(prefix: string): { tempDir(): string; collector(...args: Parameters<typeof FrameCollector.start>): Promise<FrameCollector>; cleanup(): Promise<void> } {
+  const dirs: string[] = [];
+  const collectors: FrameCollector[] = [];
+  return {
+    tempDir() {
+      const d = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(d);
+      return d;
+    },
+    async collector(...args) {
+      const c = await FrameCollector.start(...args);
+      collectors.push(c);
+      return c;
+    },
+    async cleanup() {
+      for (const c of collectors) await c.stop();
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
 }
