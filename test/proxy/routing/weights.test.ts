@@ -1,18 +1,9 @@
 import test from "ava";
 import { parseRoutes, type RouteConfigInput } from "../../../proxy/routing/schema.js";
 import { checkRouteClusters, compileRoutes, pickCluster, rewritePath } from "../../../proxy/routing/table.js";
+import { seededRandom } from "../../helpers/seeded-random.js";
 
-/** A small seeded PRNG (mulberry32) so the statistics are reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seeded = seededRandom;
 
 const route = (r: Omit<RouteConfigInput, "name">) => compileRoutes(parseRoutes([{ name: "r", ...r }])).routes[0]!;
 

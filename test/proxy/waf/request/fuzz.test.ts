@@ -2,6 +2,7 @@ import test from "ava";
 import { parseRequest } from "../../../../proxy/waf/request/parse.js";
 import type { InspectionLimits, ParsedRequest, WafInput } from "../../../../proxy/waf/types.js";
 import { DEFAULT_LIMITS } from "../../../../proxy/waf/types.js";
+import { seededRandom } from "../../../helpers/seeded-random.js";
 
 const TYPES = [
   "application/x-www-form-urlencoded",
@@ -11,17 +12,7 @@ const TYPES = [
   "text/plain",
 ];
 
-/** Deterministic PRNG so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function timed(input: WafInput, lim: InspectionLimits = DEFAULT_LIMITS): { p: ParsedRequest; ms: number } {
   const t0 = performance.now();
