@@ -7,12 +7,18 @@
  * pass instead of one regex per rule.
  *
  * The analysis is conservative: anything it does not understand yields
- * "no constraint" (undefined), which only costs speed, never a miss.
+ * "no constraint" (undefined), which only costs speed, never a miss. Where a
+ * concatenation offers several sound sets, a cost model (the estimated
+ * chance that the set triggers on benign text) picks the most selective.
  */
 
-/** What is known about the strings a sub-pattern matches. */
+import { better, MAX_SHORTENED, normalize } from "./literal-sets.js";
+
+export { literalCost, literalSetCost, lowerAscii } from "./literal-sets.js";
+
+/** What is known about the strings a sub-pattern matches (all ASCII-lower-cased). */
 interface Info {
-  /** Every match is exactly one of these (lower-cased); undefined = too many or unknown. */
+  /** Every match is exactly one of these; undefined = too many or unknown. */
   exact?: Set<string>;
   /** Every match contains one of these; undefined = no constraint. */
   required?: Set<string>;
@@ -20,13 +26,22 @@ interface Info {
 
 const MAX_EXACT = 24;
 const MAX_EXACT_LEN = 24;
-const MAX_REQUIRED = 64;
+/** Classes up to this size are exact sets (they multiply in concatenations) ... */
+const MAX_CLASS_EXACT = 4;
+/** ... and up to this size required sets of single characters. */
+const MAX_CLASS_REQUIRED = 32;
 const ANY: Info = {};
 const EMPTY: Info = { exact: new Set([""]) };
 
-/** ASCII-only lower-casing: the matcher folds only ASCII, so a literal must not fold more. */
-export const lowerAscii = (s: string): string => s.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
-const lower = lowerAscii;
+const DIGITS = [..."0123456789"];
+/** What JS `\s` matches (without the u flag). */
+const SPACES = [..."\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"];
+
+/** lowerAscii of one character (the parser's hot path). */
+function lower(ch: string): string {
+  const c = ch.charCodeAt(0);
+  return c >= 65 && c <= 90 ? String.fromCharCode(c + 32) : ch;
+}
 
 /** The required literals of `source` (a JS regex source, (?i)/(?s) prefix allowed), or undefined when it has none usable. */
 export function requiredLiterals(source: string): string[] | undefined {
@@ -40,31 +55,21 @@ export function requiredLiterals(source: string): string[] | undefined {
     return undefined;
   }
   const req = requiredOf(info);
-  if (req === undefined || req.size === 0 || req.size > MAX_REQUIRED) return undefined;
-  for (const s of req) if (s === "") return undefined;
+  if (req === undefined || req.size === 0) return undefined;
   return [...req];
 }
 
+/** Every match contains one of these (normalized); undefined = no constraint. */
 function requiredOf(i: Info): Set<string> | undefined {
-  if (i.exact !== undefined) return i.exact.has("") ? undefined : i.exact;
-  return i.required;
+  return i.exact !== undefined ? normalize(i.exact) : i.required;
 }
 
-/** Longest-shortest: prefer the set whose shortest literal is longest (fewer false triggers). */
-function better(a: Set<string> | undefined, b: Set<string> | undefined): Set<string> | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  const min = (s: Set<string>): number => Math.min(...[...s].map((x) => x.length));
-  return min(b) > min(a) || (min(b) === min(a) && b.size < a.size) ? b : a;
-}
-
-function concat(a: Info, b: Info): Info {
-  if (a.exact !== undefined && b.exact !== undefined && a.exact.size * b.exact.size <= MAX_EXACT) {
-    const out = new Set<string>();
-    for (const x of a.exact) for (const y of b.exact) out.add(x + y);
-    if ([...out].every((s) => s.length <= MAX_EXACT_LEN)) return { exact: out };
-  }
-  return { required: better(requiredOf(a), requiredOf(b)) };
+/** {x + y}, or undefined when it would exceed `limit` strings. */
+function product(a: Set<string>, b: Set<string>, limit: number): Set<string> | undefined {
+  if (a.size * b.size > limit) return undefined;
+  const out = new Set<string>();
+  for (const x of a) for (const y of b) out.add(x + y);
+  return out;
 }
 
 function alternate(list: Info[]): Info {
@@ -79,13 +84,18 @@ function alternate(list: Info[]): Info {
     if (r === undefined) return ANY;
     for (const s of r) out.add(s);
   }
-  return { required: out };
+  return { required: normalize(out) };
 }
 
-/** A class or escape that matches one of few characters (after lower-casing) is a small exact set; otherwise unknown. */
+/** A class or class escape: few characters are an exact set, up to MAX_CLASS_REQUIRED a required set of single characters, more are unknown. */
 function charSet(chars: Set<string> | undefined): Info {
-  if (chars === undefined || chars.size === 0 || chars.size > 4) return ANY;
-  return { exact: new Set([...chars].map(lower)) };
+  if (chars === undefined || chars.size === 0 || chars.size > MAX_CLASS_REQUIRED) return ANY;
+  return chars.size <= MAX_CLASS_EXACT ? { exact: chars } : { required: chars };
+}
+
+/** The characters of a class escape (\d \s); undefined when too many to be useful (\w \D \S \W). */
+function escapeClass(n: string): string[] | undefined {
+  return n === "d" ? DIGITS : n === "s" ? SPACES : undefined;
 }
 
 class Parser {
@@ -101,36 +111,65 @@ class Parser {
     return branches.length === 1 ? branches[0]! : alternate(branches);
   }
 
+  /**
+   * A concatenation, folded as runs of exact parts (so "history" after an
+   * unknown part is still one literal) plus the best required set of the
+   * runs and parts already closed.
+   */
   private sequence(): Info {
-    let acc: Info = EMPTY;
+    let run: Set<string> = EMPTY.exact!;
+    let closed = false;
+    let req: Set<string> | undefined;
     while (this.pos < this.s.length && this.s[this.pos] !== "|" && this.s[this.pos] !== ")") {
-      acc = concat(acc, this.quantified());
+      const part = this.quantified();
+      if (part.exact !== undefined) {
+        const joined = product(run, part.exact, MAX_SHORTENED);
+        if (joined !== undefined && joined.size <= MAX_EXACT && [...joined].every((s) => s.length <= MAX_EXACT_LEN)) {
+          run = joined;
+          continue;
+        }
+        // too many combinations to stay exact: the whole products are still required
+        req = better(better(req, normalize(run)), joined === undefined ? undefined : normalize(joined));
+        run = part.exact;
+      } else {
+        req = better(better(req, normalize(run)), part.required);
+        run = EMPTY.exact!;
+      }
+      closed = true;
     }
-    return acc;
+    return closed ? { required: better(req, normalize(run)) } : { exact: run };
   }
 
   private quantified(): Info {
     const atom = this.atom();
     const c = this.s[this.pos];
     let min = -1;
+    let atMostOne = false;
     if (c === "*" || c === "?") {
       min = 0;
+      atMostOne = c === "?";
       this.pos++;
     } else if (c === "+") {
       min = 1;
       this.pos++;
     } else if (c === "{") {
-      const m = /^\{(\d+)(,\d*)?\}/.exec(this.s.slice(this.pos));
+      const m = /^\{(\d+)(,(\d*))?\}/.exec(this.s.slice(this.pos, this.pos + 24));
       if (m !== null) {
         min = Number(m[1]);
+        atMostOne = m[2] === undefined ? min <= 1 : m[3] !== "" && Number(m[3]) <= 1;
         this.pos += m[0].length;
         if (m[2] === undefined && min === 1) min = -1; // {1} is the atom itself
       }
     }
     if (min === -1) return atom;
     if (this.s[this.pos] === "?") this.pos++; // lazy
-    if (min === 0) return atom.exact !== undefined && atom.exact.size < MAX_EXACT ? { exact: new Set(["", ...atom.exact]) } : ANY;
-    return { required: requiredOf(atom) };
+    if (min === 0) {
+      // x? is "" or x; x* and x{0,n} can repeat, so they are not a small exact set
+      return atMostOne && atom.exact !== undefined && atom.exact.size < MAX_EXACT ? { exact: new Set(["", ...atom.exact]) } : ANY;
+    }
+    // at least two repeats: two copies in a row are required too (".." rather than ".")
+    const twice = min >= 2 && atom.exact !== undefined ? product(atom.exact, atom.exact, MAX_SHORTENED) : undefined;
+    return { required: better(requiredOf(atom), twice === undefined ? undefined : normalize(twice)) };
   }
 
   private atom(): Info {
@@ -147,7 +186,7 @@ class Parser {
       this.pos++;
       return inner;
     }
-    if (c === "[") return charSet(this.cls());
+    if (c === "[") return this.cls();
     if (c === "\\") return this.escape();
     if (c === "^" || c === "$") {
       this.pos++;
@@ -163,26 +202,26 @@ class Parser {
 
   /** An escape outside a class. */
   private escape(): Info {
-    const ch = this.escapedChar();
-    if (ch === "") return EMPTY; // \b \B
-    return ch === undefined ? ANY : { exact: new Set([lower(ch)]) };
+    const n = this.s[this.pos + 1];
+    if (n !== undefined && "dDsSwW".includes(n)) {
+      this.pos += 2;
+      const chars = escapeClass(n);
+      return chars === undefined ? ANY : charSet(new Set(chars));
+    }
+    const ch = this.escapedChar(false);
+    return ch === "" ? EMPTY : { exact: new Set([lower(ch)]) };
   }
 
-  /** The one character an escape stands for; undefined for a class escape (\d \w \s …); "" for an assertion. */
-  private escapedChar(): string | undefined {
+  /** The one character an escape stands for; "" for \b \B outside a class. Class escapes are handled by the callers. */
+  private escapedChar(inClass: boolean): string {
     const n = this.s[this.pos + 1];
     if (n === undefined) throw new Error("trailing backslash");
     this.pos += 2;
     switch (n) {
-      case "d":
-      case "D":
-      case "w":
-      case "W":
-      case "s":
-      case "S":
-        return undefined;
       case "b":
+        return inClass ? "\b" : "";
       case "B":
+        if (inClass) throw new Error("unsupported escape");
         return "";
       case "n":
         return "\n";
@@ -195,16 +234,16 @@ class Parser {
       case "v":
         return "\v";
       case "0":
+        // \0 followed by a digit is a legacy octal escape (\012 is a newline)
+        if (/[0-9]/.test(this.s[this.pos] ?? "")) throw new Error("octal escape");
         return "\0";
-      case "x": {
-        const h = this.s.slice(this.pos, this.pos + 2);
-        this.pos += 2;
-        return String.fromCharCode(Number.parseInt(h, 16));
-      }
+      case "x":
       case "u": {
-        if (this.s[this.pos] === "{") throw new Error("unsupported escape");
-        const h = this.s.slice(this.pos, this.pos + 4);
-        this.pos += 4;
+        const len = n === "x" ? 2 : 4;
+        const h = this.s.slice(this.pos, this.pos + len);
+        // an incomplete \x or \u is the plain letter in JS; not worth modelling
+        if (h.length !== len || !/^[0-9a-fA-F]+$/.test(h)) throw new Error("unsupported escape");
+        this.pos += len;
         return String.fromCharCode(Number.parseInt(h, 16));
       }
       case "c":
@@ -218,41 +257,51 @@ class Parser {
     }
   }
 
-  /** A character class: its characters when it is small and not negated, else undefined. */
-  private cls(): Set<string> | undefined {
+  /** A character class. */
+  private cls(): Info {
     this.pos++;
     const negated = this.s[this.pos] === "^";
     if (negated) this.pos++;
+    if (this.s[this.pos] === "]") {
+      // JS: [] never matches, [^] matches any character
+      if (!negated) throw new Error("empty class");
+      this.pos++;
+      return ANY;
+    }
     const chars = new Set<string>();
     let unknown = false;
-    let first = true;
-    while (this.pos < this.s.length && (this.s[this.pos] !== "]" || first)) {
-      first = false;
-      let a: string | undefined;
-      if (this.s[this.pos] === "\\") {
-        a = this.escapedChar();
-        if (a === "") a = "\b"; // [\b] is backspace
-      } else {
-        a = this.s[this.pos++];
-      }
+    while (this.pos < this.s.length && this.s[this.pos] !== "]") {
+      const a = this.classAtom();
       if (this.s[this.pos] === "-" && this.s[this.pos + 1] !== "]" && this.pos + 1 < this.s.length) {
         this.pos++;
-        const b = this.s[this.pos] === "\\" ? this.escapedChar() : this.s[this.pos++];
-        if (a === undefined || b === undefined) {
+        const b = this.classAtom();
+        if (a === undefined || b === undefined || typeof a !== "string" || typeof b !== "string") {
           unknown = true;
           continue;
         }
         const lo = a.charCodeAt(0);
         const hi = b.charCodeAt(0);
-        if (hi - lo > 8) unknown = true;
+        if (hi < lo || hi - lo > 4 * MAX_CLASS_REQUIRED) unknown = true;
         else for (let k = lo; k <= hi; k++) chars.add(lower(String.fromCharCode(k)));
         continue;
       }
       if (a === undefined) unknown = true;
-      else chars.add(lower(a));
+      else if (typeof a === "string") chars.add(lower(a));
+      else for (const ch of a) chars.add(ch);
     }
     if (this.s[this.pos] !== "]") throw new Error("unclosed class");
     this.pos++;
-    return negated || unknown ? undefined : chars;
+    return negated || unknown ? ANY : charSet(chars);
+  }
+
+  /** One class member: a character, the characters of \d or \s, or undefined for a member too wide to list. */
+  private classAtom(): string | string[] | undefined {
+    if (this.s[this.pos] !== "\\") return this.s[this.pos++]!;
+    const n = this.s[this.pos + 1];
+    if (n !== undefined && "dDsSwW".includes(n)) {
+      this.pos += 2;
+      return escapeClass(n);
+    }
+    return this.escapedChar(true);
   }
 }
