@@ -9,7 +9,7 @@ import { requiredLiterals } from "./prefilter/literals.js";
 import { RuleCompileError } from "./errors.js";
 import { operatorOf, SEVERITY_SCORES, type ConditionSpec, type RuleSpec, type Severity } from "./rule-spec.js";
 import { parseTargets, type TargetSet } from "./targets.js";
-import { isTransformName, TRANSFORMS } from "./transforms.js";
+import { CHANGES_ON, isTransformName, TRANSFORMS } from "./transforms.js";
 import { BODY_COLLECTIONS, type Transform } from "./types.js";
 
 export interface CompiledCondition {
@@ -17,6 +17,8 @@ export interface CompiledCondition {
   readonly transforms: readonly Transform[];
   /** Same id = same transformation chain (cache key). */
   readonly chainId: number;
+  /** The value features (prefilter/features.ts) any of the transformations changes a value on: without them the chain is the identity. */
+  readonly changesOn: number;
   readonly multiMatch: boolean;
   readonly negate: boolean;
   readonly op: Operator;
@@ -70,9 +72,11 @@ function compileCondition(c: ConditionSpec, path: readonly (string | number)[], 
   }
   const names = c.transforms.filter((t) => t !== "none");
   const transforms: Transform[] = [];
+  let changesOn = 0;
   for (const [i, t] of names.entries()) {
     if (!isTransformName(t)) throw new RuleCompileError([...path, "transforms", i], `unknown transformation "${t}" (expected one of ${[...TRANSFORMS.keys()].join(", ")})`);
     transforms.push(TRANSFORMS.get(t)!);
+    changesOn |= CHANGES_ON[t];
   }
   const key = operatorOf(c);
   let op: Operator;
@@ -83,7 +87,7 @@ function compileCondition(c: ConditionSpec, path: readonly (string | number)[], 
   }
   // negated and multi_match conditions can match without the literal in the final value: no prefilter
   const literals = c.negate || c.multi_match ? undefined : literalsOf(key, c[key]);
-  return { targets, transforms, chainId: chainIdOf(names), multiMatch: c.multi_match, negate: c.negate, op, opName: key, literals };
+  return { targets, transforms, chainId: chainIdOf(names), changesOn, multiMatch: c.multi_match, negate: c.negate, op, opName: key, literals };
 }
 
 function literalsOf(key: OperatorKey, arg: unknown): readonly string[] | undefined {

@@ -6,12 +6,12 @@
  * reported. The request is blocked when the blocking score reaches the
  * threshold and the mode for its route is "block".
  */
-import { chainCount, type CompiledCondition, type CompiledRule } from "./compile.js";
+import type { CompiledCondition, CompiledRule } from "./compile.js";
 import { Exclusions, type ExclusionSpec, type ModeOverride, type Plan, type WafMode } from "./exclusions.js";
-import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
+import { GateSet, Inspection, isClean, markClean, transformed, type ValueState } from "./inspection.js";
 import { parseRequest } from "./request/parse.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
-import { DEFAULT_LIMITS, type Arg, type Collection, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
+import { DEFAULT_LIMITS, type Arg, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
 
 export interface WafSettings {
   readonly mode: WafMode;
@@ -77,74 +77,46 @@ const MATCH_CHARS = 64;
 const SECRET_NAME = /pass|secret|token|auth|session|cookie|key|sig|credential/i;
 const NO_EXCLUDES: readonly KeyFilter[] = [];
 
-/** A value after one transformation chain. */
-interface Entry {
-  readonly v: string;
-}
-
-/** Per-request memo of transformed values: one map per transformation chain. */
-type TransformCache = (Map<string, Entry> | undefined)[];
-
-/** The literals of every rule head condition using one transformation chain, as one automaton. */
-interface Prefilter {
-  readonly matcher: TriggerMatcher;
-  /** A condition of the group (for its transformations and chain id). */
-  readonly proto: CompiledCondition;
-  /** Scratch for TriggerMatcher.slotsIn. */
-  readonly seen: Uint8Array;
-}
-
-/** One collection scanned for one prefilter: transformed values and, per slot, the indices of the values holding its literals. */
-interface GroupScan {
-  readonly values: readonly string[];
-  readonly bySlot: ReadonlyMap<number, readonly number[]>;
-}
-
-/** Per-request scans, by prefilter and collection. */
-type ScanCache = Map<Prefilter, Map<Collection, GroupScan>>;
-
-/** Where a rule's head condition sits in its chain's prefilter. */
-interface Gate {
-  readonly slot: number;
-  readonly pf: Prefilter;
-}
-
 /** One rule of a plan, ready to run. */
 interface Step {
   readonly rule: CompiledRule;
   readonly excl: readonly KeyFilter[];
-  readonly gate: Gate | undefined;
+  /** Index of the rule's head in the engine's GateSet, or -1 when it has no literals. */
+  readonly gate: number;
+  /** Numbers of the head and chained conditions for Inspection.isClean (-1: not memoizable). */
+  readonly cond: number;
+  readonly chainConds: readonly number[];
 }
+
+/** A condition whose miss on a value can be remembered: its result depends only on the value (negated and multi_match ones are left out for simplicity). */
+const memoizable = (c: CompiledCondition): boolean => !c.negate && !c.multiMatch;
 
 export class WafEngine {
   private readonly plans: Exclusions;
   readonly rules: readonly CompiledRule[];
-  private readonly gates = new Map<number, Gate>();
+  /** Gate index by rule id (rules whose head has literals). */
+  private readonly gateOf = new Map<number, number>();
+  private readonly gates: GateSet;
   /** Plans are few and cached by Exclusions; their steps are kept beside them. */
   private readonly steps = new WeakMap<Plan, readonly Step[]>();
 
+  /** Number of each condition whose result depends only on the value (see memoizable). */
+  private readonly condOf = new Map<CompiledCondition, number>();
+
+  /** remember: keep what is learnt about values across requests (value-memo.ts); off only to time cold requests. */
   constructor(
     rules: readonly CompiledRule[],
     readonly settings: WafSettings = DEFAULT_SETTINGS,
+    remember = true,
   ) {
     if (settings.detectionParanoia < settings.paranoia) throw new Error("detection paranoia level must be at least the blocking level");
     const order = (r: CompiledRule): number => (r.phase === "headers" ? 0 : 1);
     this.rules = rules.filter((r) => r.paranoia <= settings.detectionParanoia).sort((a, b) => order(a) - order(b));
     this.plans = new Exclusions(this.rules, settings.exclusions, settings.overrides, settings.mode);
-    this.buildPrefilters();
-  }
-
-  /** Groups rule heads with literals by transformation chain; each group gets one automaton. */
-  private buildPrefilters(): void {
-    const byChain = new Map<number, CompiledRule[]>();
-    for (const r of this.rules) {
-      if (r.literals === undefined) continue;
-      byChain.set(r.chainId, [...(byChain.get(r.chainId) ?? []), r]);
-    }
-    for (const group of byChain.values()) {
-      const pf: Prefilter = { matcher: new TriggerMatcher(group.map((r) => r.literals!)), proto: group[0]!, seen: new Uint8Array(group.length) };
-      group.forEach((r, slot) => this.gates.set(r.id, { slot, pf }));
-    }
+    const gated = this.rules.filter((r) => r.literals !== undefined);
+    gated.forEach((r, i) => this.gateOf.set(r.id, i));
+    for (const r of this.rules) for (const c of [r, ...r.chain]) if (memoizable(c)) this.condOf.set(c, this.condOf.size);
+    this.gates = new GateSet(gated, this.condOf.size, remember);
   }
 
   /** The mode for a request (route and path overrides applied). */
@@ -170,18 +142,17 @@ export class WafEngine {
       const action = plan.mode === "block" ? "block" : "detect";
       return { ...verdict(plan.mode, action, 0, 0, s.threshold, [], req.exceeded), limit: req.exceeded[0] };
     }
-    const cache: TransformCache = new Array<Map<string, Entry> | undefined>(chainCount());
-    const scans: ScanCache = new Map();
+    const insp = new Inspection(req, this.gates);
     let score = 0;
     let detectionScore = 0;
     let matches: WafMatch[] | undefined;
     const steps = this.stepsOf(plan);
     for (let i = 0; i < steps.length; i++) {
-      const { rule: r, excl, gate } = steps[i]!;
-      const hit = gate === undefined ? runCondition(r, req, excl, cache) : runGated(r, req, excl, cache, gate, scans);
+      const { rule: r, excl, gate, cond, chainConds } = steps[i]!;
+      const hit = gate < 0 ? runCondition(r, cond, insp, excl) : runGated(r, cond, insp, excl, gate);
       if (hit === undefined) continue;
       let chained = true;
-      for (let c = 0; c < r.chain.length && chained; c++) chained = runCondition(r.chain[c]!, req, excl, cache) !== undefined;
+      for (let c = 0; c < r.chain.length && chained; c++) chained = runCondition(r.chain[c]!, chainConds[c]!, insp, excl) !== undefined;
       if (!chained) continue;
       const blocking = r.paranoia <= s.paranoia;
       if (blocking) score += r.score;
@@ -207,7 +178,13 @@ export class WafEngine {
   private stepsOf(plan: Plan): readonly Step[] {
     let steps = this.steps.get(plan);
     if (steps === undefined) {
-      steps = plan.rules.map((rule) => ({ rule, excl: plan.excludes.get(rule.id) ?? NO_EXCLUDES, gate: this.gates.get(rule.id) }));
+      steps = plan.rules.map((rule) => ({
+        rule,
+        excl: plan.excludes.get(rule.id) ?? NO_EXCLUDES,
+        gate: this.gateOf.get(rule.id) ?? -1,
+        cond: this.condOf.get(rule) ?? -1,
+        chainConds: rule.chain.map((c) => this.condOf.get(c) ?? -1),
+      }));
       this.steps.set(plan, steps);
     }
     return steps;
@@ -244,18 +221,19 @@ interface Hit {
 const NO_ARGS: readonly Arg[] = [];
 
 /** The first value one selector picks that the condition matches (a count selector yields one value: how many it picks). */
-function runSelector(c: CompiledCondition, sel: Selector, req: ParsedRequest, excludes: readonly KeyFilter[], cache: TransformCache): Hit | undefined {
-  const args = req.collections.get(sel.collection) ?? NO_ARGS;
+function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: Inspection, excludes: readonly KeyFilter[]): Hit | undefined {
+  const args = insp.req.collections.get(sel.collection) ?? NO_ARGS;
   if (sel.count) {
     let n = 0;
     for (let i = 0; i < args.length; i++) if (selected(sel, excludes, args[i]!)) n++;
-    const m = test(c, String(n), cache);
+    const m = test(c, -1, insp.state(String(n)));
     return m === undefined ? undefined : { target: targetLabel(sel.collection, undefined, true), match: m };
   }
+  const states = insp.column(sel.collection, args);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (!selected(sel, excludes, a)) continue;
-    const m = test(c, a.value, cache);
+    const m = test(c, cond, states[i]!);
     if (m !== undefined) return { target: targetLabel(sel.collection, a, false), match: m };
   }
   return undefined;
@@ -264,89 +242,56 @@ function runSelector(c: CompiledCondition, sel: Selector, req: ParsedRequest, ex
 const withExtra = (c: CompiledCondition, extra: readonly KeyFilter[]): readonly KeyFilter[] => (extra.length === 0 ? c.targets.exclude : [...c.targets.exclude, ...extra]);
 
 /** The first value of the condition's targets that its operator matches (or, negated, does not). */
-function runCondition(c: CompiledCondition, req: ParsedRequest, extraExcludes: readonly KeyFilter[], cache: TransformCache): Hit | undefined {
+function runCondition(c: CompiledCondition, cond: number, insp: Inspection, extraExcludes: readonly KeyFilter[]): Hit | undefined {
   const excludes = withExtra(c, extraExcludes);
   const sels = c.targets.include;
   for (let s = 0; s < sels.length; s++) {
-    const hit = runSelector(c, sels[s]!, req, excludes, cache);
+    const hit = runSelector(c, cond, sels[s]!, insp, excludes);
     if (hit !== undefined) return hit;
   }
   return undefined;
 }
 
 /**
- * A prefiltered condition: each collection it targets is scanned once per
- * request for all the literals of its transformation chain's rules, and
- * only the values holding one of this rule's literals reach its operator.
+ * A prefiltered condition: only the values that trigger its gate (hold one
+ * of its literals after its transformations) reach its operator.
  */
-function runGated(c: CompiledCondition, req: ParsedRequest, extraExcludes: readonly KeyFilter[], cache: TransformCache, gate: Gate, scans: ScanCache): Hit | undefined {
+function runGated(c: CompiledCondition, cond: number, insp: Inspection, extraExcludes: readonly KeyFilter[], gate: number): Hit | undefined {
   const excludes = withExtra(c, extraExcludes);
   const sels = c.targets.include;
   for (let s = 0; s < sels.length; s++) {
     const sel = sels[s]!;
     if (sel.count) {
-      const h = runSelector(c, sel, req, excludes, cache);
+      const h = runSelector(c, cond, sel, insp, excludes);
       if (h !== undefined) return h;
       continue;
     }
-    const args = req.collections.get(sel.collection);
+    const args = insp.req.collections.get(sel.collection);
     if (args === undefined || args.length === 0) continue;
-    const gs = scanOf(gate.pf, sel.collection, args, cache, scans);
-    const idxs = gs.bySlot.get(gate.slot);
+    const idxs = insp.triggering(sel.collection, args, gate);
     if (idxs === undefined) continue;
+    const states = insp.column(sel.collection, args);
     for (let k = 0; k < idxs.length; k++) {
       const a = args[idxs[k]!]!;
       if (!selected(sel, excludes, a)) continue;
-      const m = c.op(gs.values[idxs[k]!]!);
+      const m = test(c, cond, states[idxs[k]!]!);
       if (m !== undefined) return { target: targetLabel(sel.collection, a, false), match: m };
     }
   }
   return undefined;
 }
 
-function scanOf(pf: Prefilter, col: Collection, args: readonly Arg[], cache: TransformCache, scans: ScanCache): GroupScan {
-  let byCol = scans.get(pf);
-  if (byCol === undefined) scans.set(pf, (byCol = new Map()));
-  let gs = byCol.get(col);
-  if (gs !== undefined) return gs;
-  const values: string[] = new Array<string>(args.length);
-  const bySlot = new Map<number, number[]>();
-  const found: number[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const v = pf.proto.transforms.length === 0 ? args[i]!.value : entryOf(pf.proto, args[i]!.value, cache).v;
-    values[i] = v;
-    found.length = 0;
-    pf.matcher.slotsIn(v, found, pf.seen);
-    for (let k = 0; k < found.length; k++) {
-      const list = bySlot.get(found[k]!);
-      if (list === undefined) bySlot.set(found[k]!, [i]);
-      else list.push(i);
-    }
-  }
-  gs = { values, bySlot };
-  byCol.set(col, gs);
-  return gs;
-}
-
-function entryOf(c: CompiledCondition, value: string, cache: TransformCache): Entry {
-  let memo = cache[c.chainId];
-  if (memo === undefined) cache[c.chainId] = memo = new Map();
-  let e = memo.get(value);
-  if (e === undefined) {
-    let v = value;
-    const ts = c.transforms;
-    for (let i = 0; i < ts.length; i++) v = ts[i]!(v);
-    e = { v };
-    memo.set(value, e);
-  }
-  return e;
-}
-
 /** The condition's operator on one value (multi_match: also before and between transformations). */
-function test(c: CompiledCondition, value: string, cache: TransformCache): string | undefined {
-  if (c.multiMatch) return testMulti(c, value);
-  const m = c.op(c.transforms.length === 0 ? value : entryOf(c, value, cache).v);
-  if (c.negate) return m === undefined ? value : undefined;
+function test(c: CompiledCondition, cond: number, st: ValueState): string | undefined {
+  if (c.multiMatch) return testMulti(c, st.value);
+  if (cond >= 0) {
+    if (isClean(st, cond)) return undefined;
+    const m = c.op(transformed(c, st));
+    if (m === undefined) markClean(st, cond);
+    return m;
+  }
+  const m = c.op(transformed(c, st));
+  if (c.negate) return m === undefined ? st.value : undefined;
   return m;
 }
 

@@ -21,6 +21,28 @@ import {
   trim,
 } from "./transforms/text.js";
 import { urlDecode, urlDecodeUni, utf8ToUnicode } from "./transforms/url.js";
+import {
+  F_ALWAYS,
+  F_AMP,
+  F_BACKSLASH,
+  F_CARET,
+  F_COMMA_SEMI,
+  F_COMMENT,
+  F_CTRL_SPACE,
+  F_DOUBLE_SPACE,
+  F_EDGE_SPACE,
+  F_HIGH,
+  F_NUL,
+  F_PATH,
+  F_PERCENT,
+  F_PLUS,
+  F_QUOTE,
+  F_SPACE,
+  F_SPACE_BEFORE_TIGHT,
+  F_UPPER,
+  F_WIDE,
+  F_ZERO,
+} from "./prefilter/features.js";
 
 export type TransformName =
   | "none"
@@ -76,6 +98,40 @@ const BY_NAME: Readonly<Record<TransformName, Transform>> = {
   utf8_to_unicode: utf8ToUnicode,
   trim,
   length,
+};
+
+/**
+ * The value features (prefilter/features.ts) each transformation can change
+ * a value on: a value with none of them comes back as the same string. The
+ * engine skips a whole chain for such values; a property test checks each
+ * entry against its function.
+ */
+export const CHANGES_ON: Readonly<Record<TransformName, number>> = {
+  none: 0,
+  lowercase: F_UPPER | F_WIDE,
+  url_decode: F_PERCENT | F_PLUS,
+  url_decode_uni: F_PERCENT | F_PLUS,
+  html_entity_decode: F_AMP,
+  js_decode: F_BACKSLASH,
+  css_decode: F_BACKSLASH,
+  escape_seq_decode: F_BACKSLASH,
+  remove_nulls: F_NUL,
+  replace_nulls: F_NUL,
+  compress_whitespace: F_CTRL_SPACE | F_HIGH | F_DOUBLE_SPACE,
+  remove_whitespace: F_SPACE | F_CTRL_SPACE | F_HIGH,
+  trim: F_EDGE_SPACE,
+  normalize_path: F_PATH,
+  normalize_path_win: F_PATH | F_BACKSLASH,
+  cmd_line: F_BACKSLASH | F_QUOTE | F_CARET | F_COMMA_SEMI | F_CTRL_SPACE | F_HIGH | F_SPACE_BEFORE_TIGHT | F_UPPER | F_WIDE,
+  remove_comments: F_COMMENT,
+  replace_comments: F_COMMENT,
+  remove_comments_char: F_COMMENT,
+  sql_hex_decode: F_ZERO,
+  utf8_to_unicode: F_HIGH | F_WIDE,
+  base64_decode: F_ALWAYS,
+  base64_decode_ext: F_ALWAYS,
+  hex_decode: F_ALWAYS,
+  length: F_ALWAYS,
 };
 
 export const TRANSFORMS: ReadonlyMap<TransformName, Transform> = new Map(

@@ -18,10 +18,12 @@ export class TriggerMatcher {
   /** Classes of the characters above U+00FF that literals use (rare: values are mostly latin1 byte strings). */
   private readonly wideClass: Map<number, number>;
   private readonly width: number;
-  /** delta[state * width + class] → next state. */
+  /** delta[state + class] → next state; states are row offsets (index × width). */
   private readonly delta: Int32Array;
-  /** Slots of the literals ending at each state, fail chain included (undefined = none). */
-  private readonly outs: (readonly number[] | undefined)[];
+  /** States from this offset on are accepting. */
+  private readonly acceptFrom: number;
+  /** Slots of the literals ending at each accepting state (fail chain included), by (state - acceptFrom) / width. */
+  private readonly outs: (readonly number[])[];
 
   /** literals[i] are the literals of slot i. */
   constructor(literals: readonly (readonly string[])[]) {
@@ -83,20 +85,35 @@ export class TriggerMatcher {
         queue.push(t);
       }
     }
+    // renumber: accepting states last, so the scan loop tells a hit by one comparison;
+    // rows are stored pre-multiplied by the width, so a step is one add and one read
+    const order: number[] = [];
+    for (let st = 0; st < n; st++) if (out[st]!.length === 0) order.push(st);
+    const firstAccepting = order.length;
+    for (let st = 0; st < n; st++) if (out[st]!.length > 0) order.push(st);
+    const rank = new Int32Array(n);
+    order.forEach((st, i) => (rank[st] = i));
+    const rows = new Int32Array(n * width);
+    for (let i = 0; i < n; i++) {
+      const st = order[i]!;
+      for (let cls = 0; cls < width; cls++) rows[i * width + cls] = rank[delta[st * width + cls]!]! * width;
+    }
     this.width = width;
-    this.delta = delta;
-    this.outs = out.map((o) => (o.length === 0 ? undefined : o));
+    this.delta = rows;
+    this.acceptFrom = firstAccepting * width;
+    this.outs = order.slice(firstAccepting).map((st) => out[st]!);
   }
 
   /** Pushes onto out every slot whose literal occurs in input, once each (seen: scratch of size slots, all 0 before and after). */
   slotsIn(input: string, out: number[], seen: Uint8Array): void {
     const start = out.length;
-    const { delta, width, outs } = this;
+    const { delta, acceptFrom, classOf } = this;
     let s = 0;
     for (let i = 0; i < input.length; i++) {
-      s = delta[s * width + this.classAt(input, i)]!;
-      const o = outs[s];
-      if (o === undefined) continue;
+      const c = input.charCodeAt(i);
+      s = delta[s + (c < 256 ? classOf[c]! : this.wideClassOf(c))]!;
+      if (s < acceptFrom) continue;
+      const o = this.outs[(s - acceptFrom) / this.width]!;
       for (let k = 0; k < o.length; k++) {
         const slot = o[k]!;
         if (seen[slot] === 0) {
@@ -110,18 +127,17 @@ export class TriggerMatcher {
 
   /** The first occurrence: the slot of the longest literal ending at the earliest end position, and that end; undefined when none occurs. */
   firstIn(input: string): { slot: number; end: number } | undefined {
-    const { delta, width, outs } = this;
+    const { delta, acceptFrom, classOf } = this;
     let s = 0;
     for (let i = 0; i < input.length; i++) {
-      s = delta[s * width + this.classAt(input, i)]!;
-      const o = outs[s];
-      if (o !== undefined) return { slot: o[0]!, end: i + 1 };
+      const c = input.charCodeAt(i);
+      s = delta[s + (c < 256 ? classOf[c]! : this.wideClassOf(c))]!;
+      if (s >= acceptFrom) return { slot: this.outs[(s - acceptFrom) / this.width]![0]!, end: i + 1 };
     }
     return undefined;
   }
 
-  private classAt(input: string, i: number): number {
-    const c = input.charCodeAt(i);
-    return c < 256 ? this.classOf[c]! : (this.wideClass.get(c) ?? 0);
+  private wideClassOf(c: number): number {
+    return this.wideClass.get(c) ?? 0;
   }
 }

@@ -38,11 +38,29 @@ export function ruleFile(name: string, path = "/"): RuleFile {
     }
     return e;
   };
+  // the same rules without literals and without memory: every rule runs on every value, as if there were no prefilter
+  const plainRules = rules.map((r) => ({ ...r, literals: undefined }));
+  const plain = new Map<number, WafEngine>();
+  const plainAt = (paranoia: number): WafEngine => {
+    let e = plain.get(paranoia);
+    if (e === undefined) {
+      e = new WafEngine(plainRules, { ...DEFAULT_SETTINGS, paranoia, detectionParanoia: paranoia }, false);
+      plain.set(paranoia, e);
+    }
+    return e;
+  };
   return {
     rules,
     ids: [base, base + 999],
     engineAt,
-    verdict: (paranoia, input, p = path) => engineAt(paranoia).evaluate(input, { route: "", path: p }),
+    verdict: (paranoia, input, p = path) => {
+      const v = engineAt(paranoia).evaluate(input, { route: "", path: p });
+      // every verdict of the rule tests also checks that the prefilter and the value memory change nothing
+      const w = plainAt(paranoia).evaluate(input, { route: "", path: p });
+      const key = (x: WafVerdict): string => JSON.stringify(x.matches.map((m) => [m.id, m.target, m.match]));
+      if (key(v) !== key(w)) throw new Error(`the prefilter changed the verdict: ${key(v)} instead of ${key(w)}`);
+      return v;
+    },
   };
 }
 

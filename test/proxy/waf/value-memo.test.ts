@@ -1,0 +1,69 @@
+import test from "ava";
+import { DEFAULT_SETTINGS, WafEngine } from "../../../proxy/waf/engine.js";
+import { loadRules } from "../../../proxy/waf/rule-file.js";
+import { bundledRulesDir } from "../../../proxy/waf/settings.js";
+import type { WafInput } from "../../../proxy/waf/types.js";
+import { MEMO_ENTRIES, MEMO_VALUE_CHARS, ValueMemo, type Known } from "../../../proxy/waf/value-memo.js";
+
+const known = (features: number): Known => ({ features, clean: new Uint32Array(1) });
+
+test("a remembered value comes back; a long one is never kept", (t) => {
+  const m = new ValueMemo();
+  m.set("abc", known(1));
+  t.is(m.get("abc")?.features, 1);
+  m.set("x".repeat(MEMO_VALUE_CHARS + 1), known(2));
+  t.is(m.get("x".repeat(MEMO_VALUE_CHARS + 1)), undefined);
+  t.is(m.get("other"), undefined);
+});
+
+test("a flood of distinct values keeps at most two generations, and a value in use survives it", (t) => {
+  const m = new ValueMemo();
+  m.set("keep", known(7));
+  for (let i = 0; i < MEMO_ENTRIES * 5; i++) {
+    m.set(`v${i}`, known(0));
+    // a value read now and then is promoted to the young generation and never dropped
+    if (i % 1000 === 0) t.is(m.get("keep")?.features, 7);
+  }
+  t.true(m.size <= 2 * MEMO_ENTRIES, String(m.size));
+  t.is(m.get("v0"), undefined);
+  t.is(m.get(`v${MEMO_ENTRIES * 5 - 1}`)?.features, 0);
+});
+
+test("a memo that is off keeps nothing", (t) => {
+  const m = new ValueMemo(false);
+  m.set("abc", known(1));
+  t.is(m.get("abc"), undefined);
+  t.is(m.size, 0);
+});
+
+const rules = loadRules(bundledRulesDir());
+const ctx = { route: "", path: "/" };
+
+function get(uri: string, ua: string): WafInput {
+  return { method: "GET", uri, protocol: "HTTP/1.1", headers: [["host", "shop.example"], ["user-agent", ua], ["accept", "text/html"]] };
+}
+
+test("the engine gives the same verdicts with and without its memory, in any order, an attack after a benign twin and back", (t) => {
+  const warm = new WafEngine(rules, DEFAULT_SETTINGS);
+  const cold = new WafEngine(rules, DEFAULT_SETTINGS, false);
+  const ua = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+  const requests = [
+    get("/search?q=running+shoes", ua),
+    get("/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--", ua),
+    get("/search?q=running+shoes", ua),
+    get("/a?x=%3Cscript%3Ealert(1)%3C/script%3E", ua),
+    get("/a?x=script", ua),
+    get("/a?x=%3Cscript%3Ealert(1)%3C/script%3E", "sqlmap/1.7"),
+    get("/search?q=running+shoes", ua),
+  ];
+  for (let round = 0; round < 3; round++) {
+    for (const r of requests) {
+      const a = warm.evaluate(r, ctx);
+      const b = cold.evaluate(r, ctx);
+      t.deepEqual(a.matches, b.matches, r.uri);
+      t.is(a.action, b.action);
+    }
+  }
+  t.is(warm.evaluate(requests[1]!, ctx).action, "block");
+  t.is(warm.evaluate(requests[0]!, ctx).action, "pass");
+});
