@@ -112,6 +112,11 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
     };
     if (!route) return { status: 404, code: "no_route", message: `no route for ${method} ${host}${norm}` };
     if (withBody && l.chain.needsBody) {
+      // no body announced (most GETs): the filters get an empty one now, without waiting for the stream's end
+      if (!announcesBody(req)) {
+        (fr as { body?: Buffer }).body = NO_BODY;
+        return afterChain(fr, route, NO_BODY);
+      }
       return readBody(req, l.maxBodyBytes, l.bodyTimeoutMs).then((body) => {
         if (body === undefined) return { status: 413, code: "payload_too_large", message: `request body larger than ${l.maxBodyBytes} bytes` };
         (fr as { body?: Buffer }).body = body;
@@ -214,6 +219,14 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
   };
 
   return { onRequest, onUpgrade };
+}
+
+const NO_BODY = Buffer.alloc(0);
+
+/** Whether the request says a body follows: a non-zero Content-Length or any Transfer-Encoding (HTTP/1.1 framing, RFC 9112 §6). */
+function announcesBody(req: IncomingMessage): boolean {
+  const cl = req.headers["content-length"];
+  return req.headers["transfer-encoding"] !== undefined || (cl !== undefined && cl !== "0");
 }
 
 function bytesOf(res: ServerResponse): number {
