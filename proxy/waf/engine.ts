@@ -8,7 +8,8 @@
  */
 import type { CompiledCondition, CompiledRule } from "./compile.js";
 import { Exclusions, type ExclusionSpec, type ModeOverride, type Plan, type WafMode } from "./exclusions.js";
-import { GateSet, Inspection, isClean, markClean, transformed, type ValueState } from "./inspection.js";
+import { GateSet, Inspection, isClean, markClean } from "./inspection.js";
+import type { Known } from "./value-memo.js";
 import { parseRequest } from "./request/parse.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
 import { DEFAULT_LIMITS, type Arg, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
@@ -226,14 +227,14 @@ function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: In
   if (sel.count) {
     let n = 0;
     for (let i = 0; i < args.length; i++) if (selected(sel, excludes, args[i]!)) n++;
-    const m = test(c, -1, insp.state(String(n)));
+    const m = test(c, -1, insp.state(String(n)), insp);
     return m === undefined ? undefined : { target: targetLabel(sel.collection, undefined, true), match: m };
   }
   const states = insp.column(sel.collection, args);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (!selected(sel, excludes, a)) continue;
-    const m = test(c, cond, states[i]!);
+    const m = test(c, cond, states[i]!, insp);
     if (m !== undefined) return { target: targetLabel(sel.collection, a, false), match: m };
   }
   return undefined;
@@ -274,7 +275,7 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, extraExc
     for (let k = 0; k < idxs.length; k++) {
       const a = args[idxs[k]!]!;
       if (!selected(sel, excludes, a)) continue;
-      const m = test(c, cond, states[idxs[k]!]!);
+      const m = test(c, cond, states[idxs[k]!]!, insp);
       if (m !== undefined) return { target: targetLabel(sel.collection, a, false), match: m };
     }
   }
@@ -282,15 +283,15 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, extraExc
 }
 
 /** The condition's operator on one value (multi_match: also before and between transformations). */
-function test(c: CompiledCondition, cond: number, st: ValueState): string | undefined {
+function test(c: CompiledCondition, cond: number, st: Known, insp: Inspection): string | undefined {
   if (c.multiMatch) return testMulti(c, st.value);
   if (cond >= 0) {
     if (isClean(st, cond)) return undefined;
-    const m = c.op(transformed(c, st));
+    const m = c.op(insp.transformed(c, st));
     if (m === undefined) markClean(st, cond);
     return m;
   }
-  const m = c.op(transformed(c, st));
+  const m = c.op(insp.transformed(c, st));
   if (c.negate) return m === undefined ? st.value : undefined;
   return m;
 }

@@ -15,7 +15,7 @@ import type { CompiledCondition } from "./compile.js";
 import { featuresOf, F_UPPER } from "./prefilter/features.js";
 import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
 import type { Arg, Collection, ParsedRequest } from "./types.js";
-import { ValueMemo, type Known } from "./value-memo.js";
+import { MEMO_VALUE_CHARS, ValueMemo, type Known } from "./value-memo.js";
 
 /** The gated conditions of an engine, as one automaton (built once per engine). */
 export class GateSet {
@@ -26,8 +26,10 @@ export class GateSet {
   readonly scanMask: Int32Array;
   /** By chain id: a condition with that chain, to transform with. */
   readonly proto: (CompiledCondition | undefined)[];
-  /** Chain ids with gates. */
-  readonly chains: readonly number[];
+  /** Distinct lists of chain ids: those of the gates inspecting one collection (a value is only scanned for those). */
+  readonly sets: readonly (readonly number[])[];
+  /** By collection: its index in `sets`. */
+  readonly setOf: ReadonlyMap<Collection, number>;
   /** Scratch for TriggerMatcher.slotsIn. */
   readonly seen: Uint8Array;
   readonly memo: ValueMemo;
@@ -43,34 +45,41 @@ export class GateSet {
     const size = Math.max(0, ...gates.map((g) => g.chainId + 1));
     this.scanMask = new Int32Array(size).fill(-1);
     this.proto = new Array<CompiledCondition | undefined>(size);
-    const chains: number[] = [];
+    const chainsFor = new Map<Collection, number[]>();
     for (const g of gates) {
+      for (const sel of g.targets.include) {
+        if (sel.count) continue;
+        const list = chainsFor.get(sel.collection) ?? [];
+        if (!list.includes(g.chainId)) list.push(g.chainId);
+        chainsFor.set(sel.collection, list);
+      }
       if (this.proto[g.chainId] !== undefined) continue;
       this.proto[g.chainId] = g;
       this.scanMask[g.chainId] = g.changesOn & ~F_UPPER;
-      chains.push(g.chainId);
     }
-    this.chains = chains;
+    const sets: number[][] = [];
+    const setOf = new Map<Collection, number>();
+    for (const [col, chains] of chainsFor) {
+      chains.sort((a, b) => a - b);
+      let i = sets.findIndex((x) => x.join() === chains.join());
+      if (i < 0) i = sets.push(chains) - 1;
+      setOf.set(col, i);
+    }
+    this.sets = sets;
+    this.setOf = setOf;
     this.seen = new Uint8Array(gates.length);
   }
-}
-
-/** A distinct value of the request: what is known about it, and its transformed forms. */
-export interface ValueState {
-  readonly value: string;
-  readonly known: Known;
-  /** By chain id (only for chains that change the value); kept for this request only. */
-  forms?: (string | undefined)[];
 }
 
 const NO_GATES: readonly number[] = [];
 
 export class Inspection {
-  private readonly values = new Map<string, ValueState>();
+  /** Values not kept in the engine's memory (long ones, or all when it is off), once per request. */
+  private readonly local = new Map<string, Known>();
   /** Automaton hits by scanned string (a raw value or a transformed form). */
   private readonly hits = new Map<string, readonly number[]>();
-  /** By collection: the state of each value, in order. */
-  private readonly columns = new Map<Collection, readonly ValueState[]>();
+  /** By collection: what is known about each value, in order. */
+  private readonly columns = new Map<Collection, readonly Known[]>();
   /** By collection: gate → indices of the collection's values that trigger it. */
   private readonly indexes = new Map<Collection, ReadonlyMap<number, readonly number[]>>();
 
@@ -79,30 +88,43 @@ export class Inspection {
     private readonly gates: GateSet,
   ) {}
 
-  /** The state of a value (one per distinct value and request). */
-  state(v: string): ValueState {
-    let st = this.values.get(v);
-    if (st === undefined) {
-      let known = this.gates.memo.get(v);
-      if (known === undefined) {
-        known = { features: featuresOf(v), clean: new Uint32Array(this.gates.cleanWords) };
-        this.gates.memo.set(v, known);
-      }
-      st = { value: v, known };
-      this.values.set(v, st);
+  /** What is known about a value (one record per distinct value, shared with later requests when it is short). */
+  state(v: string): Known {
+    const memo = this.gates.memo;
+    const kept = memo.enabled && v.length <= MEMO_VALUE_CHARS;
+    let k = kept ? memo.get(v) : this.local.get(v);
+    if (k === undefined) {
+      k = { value: v, features: featuresOf(v), clean: new Uint32Array(this.gates.cleanWords) };
+      if (kept) memo.set(v, k);
+      else this.local.set(v, k);
     }
-    return st;
+    return k;
   }
 
-  /** The states of a collection's values, in order (looked up once per collection and request). */
-  column(col: Collection, args: readonly Arg[]): readonly ValueState[] {
+  /** The records of a collection's values, in order (looked up once per collection and request). */
+  column(col: Collection, args: readonly Arg[]): readonly Known[] {
     let c = this.columns.get(col);
     if (c === undefined) {
-      const out = new Array<ValueState>(args.length);
+      const out = new Array<Known>(args.length);
       for (let i = 0; i < args.length; i++) out[i] = this.state(args[i]!.value);
       this.columns.set(col, (c = out));
     }
     return c;
+  }
+
+  /** The value after the condition's transformations (worked out once per chain and value). */
+  transformed(c: CompiledCondition, k: Known): string {
+    if ((k.features & c.changesOn) === 0) return k.value;
+    const forms = (k.forms ??= []);
+    let t = forms[c.chainId];
+    if (t === undefined) {
+      t = k.value;
+      const ts = c.transforms;
+      for (let i = 0; i < ts.length; i++) t = ts[i]!(t);
+      forms[c.chainId] = t;
+      if (t !== k.value) this.gates.memo.charge(t.length);
+    }
+    return t;
   }
 
   /** Indices of the collection's values that trigger `gate`, or undefined for none. */
@@ -110,9 +132,10 @@ export class Inspection {
     let idx = this.indexes.get(col);
     if (idx === undefined) {
       const states = this.column(col, args);
+      const set = this.gates.setOf.get(col) ?? -1;
       const m = new Map<number, number[]>();
-      for (let i = 0; i < states.length; i++) {
-        const gs = this.gatesOf(states[i]!);
+      for (let i = 0; set >= 0 && i < states.length; i++) {
+        const gs = this.gatesIn(states[i]!, set);
         for (let k = 0; k < gs.length; k++) {
           const list = m.get(gs[k]!);
           if (list === undefined) m.set(gs[k]!, [i]);
@@ -124,26 +147,36 @@ export class Inspection {
     return idx.get(gate);
   }
 
-  private gatesOf(st: ValueState): readonly number[] {
-    const known = st.known;
-    if (known.gates !== undefined) return known.gates;
-    const g = this.gates;
-    const f = known.features;
-    const v = st.value;
-    const raw = this.scan(v);
+  /** The gates of one chain set that a value triggers. */
+  private gatesIn(k: Known, set: number): readonly number[] {
+    const done = k.bySet?.[set];
+    if (done !== undefined) return done;
+    const chains = this.gates.sets[set]!;
     let out: number[] | undefined;
-    for (let k = 0; k < raw.length; k++) {
-      if ((f & g.scanMask[g.chainOf[raw[k]!]!]!) === 0) (out ??= []).push(raw[k]!);
+    for (let c = 0; c < chains.length; c++) {
+      const gs = this.gatesFor(k, chains[c]!);
+      for (let i = 0; i < gs.length; i++) (out ??= []).push(gs[i]!);
     }
-    for (let c = 0; c < g.chains.length; c++) {
-      const chain = g.chains[c]!;
-      if ((f & g.scanMask[chain]!) === 0) continue;
-      const t = transformed(g.proto[chain]!, st);
-      const hs = t === v ? raw : this.scan(t);
-      for (let k = 0; k < hs.length; k++) if (g.chainOf[hs[k]!] === chain) (out ??= []).push(hs[k]!);
+    (k.bySet ??= [])[set] = out ?? NO_GATES;
+    return out ?? NO_GATES;
+  }
+
+  /** The gates of one chain that a value triggers: the raw value's hits when the chain leaves it alone (up to ASCII case), else its transformed form's. */
+  private gatesFor(k: Known, chain: number): readonly number[] {
+    const done = k.byChain?.[chain];
+    if (done !== undefined) return done;
+    const g = this.gates;
+    let hs: readonly number[];
+    if ((k.features & g.scanMask[chain]!) === 0) {
+      hs = (k.raw ??= this.scan(k.value));
+    } else {
+      const t = this.transformed(g.proto[chain]!, k);
+      hs = t === k.value ? (k.raw ??= this.scan(t)) : this.scan(t);
     }
-    known.gates = out ?? NO_GATES;
-    return known.gates;
+    let out: number[] | undefined;
+    for (let i = 0; i < hs.length; i++) if (g.chainOf[hs[i]!] === chain) (out ??= []).push(hs[i]!);
+    (k.byChain ??= [])[chain] = out ?? NO_GATES;
+    return out ?? NO_GATES;
   }
 
   private scan(s: string): readonly number[] {
@@ -159,25 +192,10 @@ export class Inspection {
 }
 
 /** Whether condition number `cond` is known not to match the value. */
-export function isClean(st: ValueState, cond: number): boolean {
-  return (st.known.clean[cond >>> 5]! & (1 << (cond & 31))) !== 0;
+export function isClean(k: Known, cond: number): boolean {
+  return (k.clean[cond >>> 5]! & (1 << (cond & 31))) !== 0;
 }
 
-export function markClean(st: ValueState, cond: number): void {
-  st.known.clean[cond >>> 5]! |= 1 << (cond & 31);
-}
-
-/** The value after the condition's transformations (computed once per chain, value and request). */
-export function transformed(c: CompiledCondition, st: ValueState): string {
-  const v = st.value;
-  if ((st.known.features & c.changesOn) === 0) return v;
-  const forms = (st.forms ??= []);
-  let t = forms[c.chainId];
-  if (t === undefined) {
-    t = v;
-    const ts = c.transforms;
-    for (let i = 0; i < ts.length; i++) t = ts[i]!(t);
-    forms[c.chainId] = t;
-  }
-  return t;
+export function markClean(k: Known, cond: number): void {
+  k.clean[cond >>> 5]! |= 1 << (cond & 31);
 }

@@ -1,23 +1,33 @@
 /**
  * What the engine learns about a value that depends on nothing but the
- * value: its features, the rule gates it triggers, and which conditions it
- * is known not to match. The same headers (user agent, accept lists) and
- * many of the same parameters come back on every request, so this is kept
- * across requests, bounded: two generations of MEMO_ENTRIES values of at
- * most MEMO_VALUE_CHARS; when the young generation fills it becomes the old
- * one and the old one is dropped, so a flood of distinct values costs at
- * most the memory of two generations and evicts nothing it should not.
+ * value: its features, its transformed forms, the rule gates it triggers,
+ * and which conditions it is known not to match. The same headers (user
+ * agent, accept lists) and many of the same parameters come back on every
+ * request, so this is kept across requests, bounded: two generations, each
+ * of at most MEMO_ENTRIES values of at most MEMO_VALUE_CHARS and at most
+ * MEMO_CHARS characters of values and forms together. When the young
+ * generation fills it becomes the old one and the old one is dropped, so a
+ * flood of distinct values costs at most the memory of two generations.
  */
 
 /** Values up to this length are remembered across requests. */
 export const MEMO_VALUE_CHARS = 512;
-/** Entries per generation (at most twice this many are kept). */
+/** Entries per generation. */
 export const MEMO_ENTRIES = 4096;
+/** Characters (values and transformed forms) per generation. */
+export const MEMO_CHARS = 1 << 20;
 
 export interface Known {
+  readonly value: string;
   readonly features: number;
-  /** Gates the value triggers over all chains; undefined until worked out. */
-  gates?: readonly number[];
+  /** By chain id: the value after that chain (only for chains that change it). */
+  forms?: (string | undefined)[];
+  /** Gates whose literals occur in the value as it is (any chain); undefined until scanned. */
+  raw?: readonly number[];
+  /** By chain id: the gates of that chain the value triggers. */
+  byChain?: (readonly number[] | undefined)[];
+  /** By chain set (the chains inspecting one collection): the gates the value triggers. */
+  bySet?: (readonly number[] | undefined)[];
   /** Bit i set: condition i (a memoizable one) does not match the value. */
   readonly clean: Uint32Array;
 }
@@ -25,8 +35,9 @@ export interface Known {
 export class ValueMemo {
   private young = new Map<string, Known>();
   private old = new Map<string, Known>();
+  private youngChars = 0;
 
-  constructor(private readonly enabled = true) {}
+  constructor(readonly enabled = true) {}
 
   get(v: string): Known | undefined {
     const k = this.young.get(v);
@@ -36,13 +47,21 @@ export class ValueMemo {
     return o;
   }
 
+  /** Keeps k (a value longer than MEMO_VALUE_CHARS is not kept). */
   set(v: string, k: Known): void {
     if (!this.enabled || v.length > MEMO_VALUE_CHARS) return;
-    if (this.young.size >= MEMO_ENTRIES) {
+    if (this.young.size >= MEMO_ENTRIES || this.youngChars >= MEMO_CHARS) {
       this.old = this.young;
       this.young = new Map();
+      this.youngChars = 0;
     }
     this.young.set(v, k);
+    this.youngChars += v.length;
+  }
+
+  /** Counts characters added to a kept entry (a transformed form) against the generation's budget. */
+  charge(chars: number): void {
+    this.youngChars += chars;
   }
 
   /** Entries held (both generations; a promoted value may count twice). */
