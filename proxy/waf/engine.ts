@@ -12,7 +12,7 @@ import { GateSet, Inspection, isClean, markClean } from "./inspection.js";
 import type { Known } from "./value-memo.js";
 import { parseRequest } from "./request/parse.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
-import { DEFAULT_LIMITS, type Arg, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
+import { COLLECTIONS, DEFAULT_LIMITS, type Arg, type Collection, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
 
 export interface WafSettings {
   readonly mode: WafMode;
@@ -84,9 +84,27 @@ interface Step {
   readonly excl: readonly KeyFilter[];
   /** Index of the rule's head in the engine's GateSet, or -1 when it has no literals. */
   readonly gate: number;
+  /** Bits (collectionBit) of the collections the head inspects; all bits when it counts (a count of nothing can match). */
+  readonly needs: number;
   /** Numbers of the head and chained conditions for Inspection.isClean (-1: not memoizable). */
   readonly cond: number;
   readonly chainConds: readonly number[];
+}
+
+/** One bit per collection (there are fewer than 32). */
+const COLLECTION_BIT: ReadonlyMap<Collection, number> = new Map(COLLECTIONS.map((c, i) => [c, 1 << i]));
+
+function needsMask(c: CompiledCondition): number {
+  let m = 0;
+  for (const sel of c.targets.include) m |= sel.count ? -1 : COLLECTION_BIT.get(sel.collection)!;
+  return m;
+}
+
+/** Bits of the collections that hold at least one value in this request. */
+function presentMask(req: ParsedRequest): number {
+  let m = 0;
+  for (const [col, args] of req.collections) if (args.length > 0) m |= COLLECTION_BIT.get(col)!;
+  return m;
 }
 
 /** A condition whose miss on a value can be remembered: its result depends only on the value (negated and multi_match ones are left out for simplicity). */
@@ -148,8 +166,14 @@ export class WafEngine {
     let detectionScore = 0;
     let matches: WafMatch[] | undefined;
     const steps = this.stepsOf(plan);
+    const present = presentMask(req);
+    const hits = insp.gateHits();
     for (let i = 0; i < steps.length; i++) {
-      const { rule: r, excl, gate, cond, chainConds } = steps[i]!;
+      const { rule: r, excl, gate, cond, chainConds, needs } = steps[i]!;
+      // a head whose collections are all empty in this request cannot match
+      if ((needs & present) === 0) continue;
+      // nor can a gated head whose literals occur in no value (a count of nothing is the exception: needs is then -1)
+      if (gate >= 0 && needs !== -1 && hits[gate] === 0) continue;
       const hit = gate < 0 ? runCondition(r, cond, insp, excl) : runGated(r, cond, insp, excl, gate);
       if (hit === undefined) continue;
       let chained = true;
@@ -184,6 +208,7 @@ export class WafEngine {
         excl: plan.excludes.get(rule.id) ?? NO_EXCLUDES,
         gate: this.gateOf.get(rule.id) ?? -1,
         cond: this.condOf.get(rule) ?? -1,
+        needs: needsMask(rule),
         chainConds: rule.chain.map((c) => this.condOf.get(c) ?? -1),
       }));
       this.steps.set(plan, steps);

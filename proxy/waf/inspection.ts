@@ -127,8 +127,26 @@ export class Inspection {
     return t;
   }
 
+  /**
+   * Which gates some value of the request triggers (1) or none does (0): a
+   * rule whose gate is 0 is skipped without looking at its targets. Builds
+   * the per-collection indexes of every collection a gate inspects.
+   */
+  gateHits(): Uint8Array {
+    const hit = new Uint8Array(this.gates.seen.length);
+    for (const [col, args] of this.req.collections) {
+      if (args.length === 0 || !this.gates.setOf.has(col)) continue;
+      for (const g of this.index(col, args).keys()) hit[g] = 1;
+    }
+    return hit;
+  }
+
   /** Indices of the collection's values that trigger `gate`, or undefined for none. */
   triggering(col: Collection, args: readonly Arg[], gate: number): readonly number[] | undefined {
+    return this.index(col, args).get(gate);
+  }
+
+  private index(col: Collection, args: readonly Arg[]): ReadonlyMap<number, readonly number[]> {
     let idx = this.indexes.get(col);
     if (idx === undefined) {
       const states = this.column(col, args);
@@ -144,7 +162,7 @@ export class Inspection {
       }
       this.indexes.set(col, (idx = m));
     }
-    return idx.get(gate);
+    return idx;
   }
 
   /** The gates of one chain set that a value triggers. */
