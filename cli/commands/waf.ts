@@ -88,7 +88,8 @@ export function registerWaf(program: Command): void {
     .action((o: { rules?: string; json?: boolean }) => {
       const rules = loadRules(o.rules ?? bundledRulesDir());
       if (o.json) {
-        const list = rules.map((r) => ({ id: r.id, paranoia: r.paranoia, severity: r.severity, phase: r.phase, tags: r.tags, msg: r.msg, location: r.location }));
+        // literals: the strings that gate the rule's head (null: it runs on every value it targets)
+        const list = rules.map((r) => ({ id: r.id, paranoia: r.paranoia, severity: r.severity, phase: r.phase, tags: r.tags, msg: r.msg, location: r.location, literals: r.literals ?? null }));
         process.stdout.write(JSON.stringify(list) + "\n");
         return;
       }

@@ -142,4 +142,12 @@ test("mesh config validate names the rule file and line of a broken rule; mesh w
   t.is(bad.status, 1);
   t.regex(bad.stderr, /^[a-z_]+: /);
   t.is((await runAsync(process.execPath, [MESH_BIN, "waf", "check", "--paranoia", "7"], "")).status, 2);
+
+  // the listing shows each rule's prefilter literals (null: runs on every value)
+  const list = await runAsync(process.execPath, [MESH_BIN, "waf", "rules", "--json"]);
+  t.is(list.status, 0, list.stderr);
+  const rows = JSON.parse(list.stdout) as { id: number; literals: string[] | null }[];
+  t.true(rows.length > 200);
+  t.true(rows.find((r) => r.id === 141122)?.literals?.includes(":") ?? false, JSON.stringify(rows.find((r) => r.id === 141122)));
+  t.true(rows.some((r) => r.literals === null));
 });
