@@ -23,6 +23,8 @@ export const rps = (runs: readonly LoadRun[], t: Target, k: Kind): number[] => r
 /** Per-run ratio of two targets' req/s; the median of those is the figure. */
 export const ratios = (runs: readonly LoadRun[], a: Target, b: Target, k: Kind): number[] => runs.map((r) => (r[b][k].reqPerSec > 0 ? r[a][k].reqPerSec / r[b][k].reqPerSec : Number.NaN));
 const p50Us = (res: InprocResult, c: InprocCase): number => median(res.cases[c].p50);
+/** The goal's figure: fresh values on every call. */
+const freshUs = (res: InprocResult, k: Kind): number => median(res.cases[k].fresh.p50);
 
 export function goalRows(runs: readonly LoadRun[], inproc: InprocResult): Row[] {
   const rows: Row[] = [];
@@ -31,8 +33,8 @@ export function goalRows(runs: readonly LoadRun[], inproc: InprocResult): Row[] 
     rows.push({ metric: `${KIND_LABEL[k]}: WAF on ÷ ModSecurity + CRS, req/s`, value: `${num(r, 1)}×`, goal: `≥ ${GOAL_RATIO}×`, status: status(r >= GOAL_RATIO) });
   }
   for (const k of KINDS) {
-    const us = p50Us(inproc, k);
-    rows.push({ metric: `${KIND_LABEL[k]}: WafEngine.evaluate, µs (median)`, value: fmt(us, 1), goal: `< ${GOAL_INSPECT_US} µs`, status: status(us < GOAL_INSPECT_US) });
+    const us = freshUs(inproc, k);
+    rows.push({ metric: `${KIND_LABEL[k]}: WafEngine.evaluate, fresh values, µs (median)`, value: fmt(us, 1), goal: `< ${GOAL_INSPECT_US} µs`, status: status(us < GOAL_INSPECT_US) });
   }
   for (const k of KINDS) {
     const m = (t: Target) => fmt(median(rps(runs, t, k)));
@@ -50,8 +52,9 @@ export function goalTable(runs: readonly LoadRun[], inproc: InprocResult): strin
         return ["throughput, WAF on ÷ nginx + ModSecurity + CRS", KIND_LABEL[k], `≥ ${GOAL_RATIO}×`, `${num(r, 1)}× (${fmt(median(rps(runs, "waf-on", k)))} ÷ ${fmt(median(rps(runs, "modsec", k)))} req/s)`, `**${status(r >= GOAL_RATIO)}**`];
       }),
       ...KINDS.map((k) => {
-        const us = p50Us(inproc, k);
-        return ["inspection time in process (`WafEngine.evaluate`)", KIND_LABEL[k], `median < ${GOAL_INSPECT_US} µs`, `${fmt(us, 1)} µs (p99 ${fmt(median(inproc.cases[k].p99), 1)} µs)`, `**${status(us < GOAL_INSPECT_US)}**`];
+        const us = freshUs(inproc, k);
+        const f = inproc.cases[k].fresh;
+        return ["inspection time in process (`WafEngine.evaluate`), fresh values on every call", KIND_LABEL[k], `median < ${GOAL_INSPECT_US} µs`, `${fmt(us, 1)} µs (p99 ${fmt(median(f.p99), 1)} µs; same request again: ${fmt(p50Us(inproc, k), 1)} µs)`, `**${status(us < GOAL_INSPECT_US)}**`];
       }),
     ],
   );
@@ -96,10 +99,11 @@ export function runsTable(runs: readonly LoadRun[]): string {
 
 export function inprocTable(res: InprocResult): string {
   return mdTable(
-    ["request", "median µs", "runs (median µs)", "p99 µs (median of runs)", "verdict"],
+    ["request", "same request again: median µs", "runs (median µs)", "p99 µs (median of runs)", "fresh values: median µs", "runs (median µs)", "p99 µs", "verdict"],
     INPROC_CASES.map((c) => {
       const r = res.cases[c];
-      return [CASE_LABEL[c], fmt(p50Us(res, c), 1), fmtRuns(r.p50, 1), fmt(median(r.p99), 1), `${r.action}${r.ruleIds.length > 0 ? ` (rules ${r.ruleIds.join(", ")})` : ", no rule matched"}`];
+      const f = r.fresh.p50.length > 0 ? [fmt(median(r.fresh.p50), 1), fmtRuns(r.fresh.p50, 1), fmt(median(r.fresh.p99), 1)] : ["–", "–", "–"];
+      return [CASE_LABEL[c], fmt(p50Us(res, c), 1), fmtRuns(r.p50, 1), fmt(median(r.p99), 1), ...f, `${r.action}${r.ruleIds.length > 0 ? ` (rules ${r.ruleIds.join(", ")})` : ", no rule matched"}`];
     }),
   );
 }

@@ -134,6 +134,33 @@ export function wafInput(kind: Kind, path?: string): WafInput {
   };
 }
 
+/** Appends `tag` to every string leaf of a JSON value (keys unchanged). */
+function tagLeaves(v: unknown, tag: string): unknown {
+  if (typeof v === "string") return v + tag;
+  if (Array.isArray(v)) return v.map((x) => tagLeaves(x, tag));
+  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, tagLeaves(x, tag)]));
+  return v;
+}
+
+const tagPairs = (qs: string, tag: string): string => new URLSearchParams([...new URLSearchParams(qs)].map(([k, v]): [string, string] => [k, v + tag])).toString();
+
+/**
+ * The same request with every query, form and JSON string value made unique
+ * by `n` (names and headers unchanged): what a proxy sees from many users of
+ * one client, where the headers and field names repeat and the values do not.
+ */
+export function freshInput(kind: Kind, n: number): WafInput {
+  const base = wafInput(kind);
+  const tag = `-${n.toString(36)}`;
+  const q = base.uri.indexOf("?");
+  const uri = q < 0 ? base.uri : `${base.uri.slice(0, q)}?${tagPairs(base.uri.slice(q + 1), tag)}`;
+  let body = base.body;
+  if (kind === "form" && body) body = Buffer.from(tagPairs(body.toString("latin1"), tag), "latin1");
+  if (kind === "json" && body) body = Buffer.from(JSON.stringify(tagLeaves(JSON.parse(body.toString("utf8")), tag)));
+  const headers = base.headers.map(([k, v]) => (k === "content-length" && body ? ([k, String(body.length)] as const) : ([k, v] as const)));
+  return { ...base, uri, headers, ...(body ? { body } : {}) };
+}
+
 /** wrk's -H headers: everything but Content-Length (wrk adds it for a body) and Content-Type (set by the script). */
 export function wrkHeaders(): Record<string, string> {
   return Object.fromEntries([["Host", HOST], ...BASE_HEADERS]);
