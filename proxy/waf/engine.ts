@@ -135,7 +135,7 @@ export class WafEngine {
     const gated = this.rules.filter((r) => r.literals !== undefined);
     gated.forEach((r, i) => this.gateOf.set(r.id, i));
     for (const r of this.rules) for (const c of [r, ...r.chain]) if (memoizable(c)) this.condOf.set(c, this.condOf.size);
-    this.gates = new GateSet(gated, this.condOf.size, remember);
+    this.gates = new GateSet(gated, remember);
   }
 
   /** The mode for a request (route and path overrides applied). */

@@ -33,13 +33,10 @@ export class GateSet {
   /** Scratch for TriggerMatcher.slotsIn. */
   readonly seen: Uint8Array;
   readonly memo: ValueMemo;
-  /** Words of a Known.clean bitset. */
-  readonly cleanWords: number;
 
-  /** gates[i] is gate i's condition (it must have literals); conditions: how many memoizable conditions the engine numbers. */
-  constructor(gates: readonly CompiledCondition[], conditions: number, remember = true) {
+  /** gates[i] is gate i's condition (it must have literals). */
+  constructor(gates: readonly CompiledCondition[], remember = true) {
     this.memo = new ValueMemo(remember);
-    this.cleanWords = Math.ceil(conditions / 32);
     this.matcher = new TriggerMatcher(gates.map((g) => g.literals ?? []));
     this.chainOf = Int32Array.from(gates, (g) => g.chainId);
     const size = Math.max(0, ...gates.map((g) => g.chainId + 1));
@@ -94,7 +91,7 @@ export class Inspection {
     const kept = memo.enabled && v.length <= MEMO_VALUE_CHARS;
     let k = kept ? memo.get(v) : this.local.get(v);
     if (k === undefined) {
-      k = { value: v, features: featuresOf(v), clean: new Uint32Array(this.gates.cleanWords) };
+      k = { value: v, features: featuresOf(v) };
       if (kept) memo.set(v, k);
       else this.local.set(v, k);
     }
@@ -211,9 +208,14 @@ export class Inspection {
 
 /** Whether condition number `cond` is known not to match the value. */
 export function isClean(k: Known, cond: number): boolean {
-  return (k.clean[cond >>> 5]! & (1 << (cond & 31))) !== 0;
+  const c = k.clean;
+  return c !== undefined && ((c[cond >>> 4] ?? 0) & (1 << (cond & 15))) !== 0;
 }
 
 export function markClean(k: Known, cond: number): void {
-  k.clean[cond >>> 5]! |= 1 << (cond & 31);
+  // 16 bits a word keeps every word a small integer (no heap numbers); the array grows as needed
+  const c = (k.clean ??= []);
+  const w = cond >>> 4;
+  while (c.length <= w) c.push(0);
+  c[w]! |= 1 << (cond & 15);
 }

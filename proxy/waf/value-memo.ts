@@ -28,8 +28,8 @@ export interface Known {
   byChain?: (readonly number[] | undefined)[];
   /** By chain set (the chains inspecting one collection): the gates the value triggers. */
   bySet?: (readonly number[] | undefined)[];
-  /** Bit i set: condition i (a memoizable one) does not match the value. */
-  readonly clean: Uint32Array;
+  /** Bit i set (16 bits a word): condition i (a memoizable one) does not match the value. */
+  clean?: number[];
 }
 
 export class ValueMemo {

@@ -5,7 +5,7 @@ import { bundledRulesDir } from "../../../proxy/waf/settings.js";
 import type { WafInput } from "../../../proxy/waf/types.js";
 import { MEMO_ENTRIES, MEMO_VALUE_CHARS, ValueMemo, type Known } from "../../../proxy/waf/value-memo.js";
 
-const known = (features: number): Known => ({ value: "", features, clean: new Uint32Array(1) });
+const known = (features: number): Known => ({ value: "", features });
 
 test("a remembered value comes back; a long one is never kept", (t) => {
   const m = new ValueMemo();
