@@ -107,6 +107,13 @@ function presentMask(req: ParsedRequest): number {
   return m;
 }
 
+/** A plan's steps, with the two fields the loop filters on also in flat arrays (they stay in cache between requests). */
+interface StepTable {
+  readonly steps: readonly Step[];
+  readonly needs: Int32Array;
+  readonly gates: Int32Array;
+}
+
 /** A condition whose miss on a value can be remembered: its result depends only on the value (negated and multi_match ones are left out for simplicity). */
 const memoizable = (c: CompiledCondition): boolean => !c.negate && !c.multiMatch;
 
@@ -117,7 +124,7 @@ export class WafEngine {
   private readonly gateOf = new Map<number, number>();
   private readonly gates: GateSet;
   /** Plans are few and cached by Exclusions; their steps are kept beside them. */
-  private readonly steps = new WeakMap<Plan, readonly Step[]>();
+  private readonly steps = new WeakMap<Plan, StepTable>();
 
   /** Number of each condition whose result depends only on the value (see memoizable). */
   private readonly condOf = new Map<CompiledCondition, number>();
@@ -165,15 +172,18 @@ export class WafEngine {
     let score = 0;
     let detectionScore = 0;
     let matches: WafMatch[] | undefined;
-    const steps = this.stepsOf(plan);
+    const { steps, needs, gates } = this.stepsOf(plan);
     const present = presentMask(req);
-    const hits = insp.gateHits();
+    insp.gateHits();
     for (let i = 0; i < steps.length; i++) {
-      const { rule: r, excl, gate, cond, chainConds, needs } = steps[i]!;
-      // a head whose collections are all empty in this request cannot match
-      if ((needs & present) === 0) continue;
-      // nor can a gated head whose literals occur in no value (a count of nothing is the exception: needs is then -1)
-      if (gate >= 0 && needs !== -1 && hits[gate] === 0) continue;
+      // a head whose collections are all empty in this request cannot match, nor can a gated head whose
+      // literals occur in no value (a count of nothing is the exception: needs is then -1); both are
+      // decided from two flat arrays, without touching the rule
+      const need = needs[i]!;
+      if ((need & present) === 0) continue;
+      const gate = gates[i]!;
+      if (gate >= 0 && need !== -1 && !insp.hit(gate)) continue;
+      const { rule: r, excl, cond, chainConds } = steps[i]!;
       const hit = gate < 0 ? runCondition(r, cond, insp, excl) : runGated(r, cond, insp, excl, gate);
       if (hit === undefined) continue;
       let chained = true;
@@ -200,10 +210,10 @@ export class WafEngine {
   }
 
   /** A plan's rules with their exclusions and prefilter gates looked up once, not on every request. */
-  private stepsOf(plan: Plan): readonly Step[] {
-    let steps = this.steps.get(plan);
-    if (steps === undefined) {
-      steps = plan.rules.map((rule) => ({
+  private stepsOf(plan: Plan): StepTable {
+    let table = this.steps.get(plan);
+    if (table === undefined) {
+      const steps = plan.rules.map((rule) => ({
         rule,
         excl: plan.excludes.get(rule.id) ?? NO_EXCLUDES,
         gate: this.gateOf.get(rule.id) ?? -1,
@@ -211,9 +221,10 @@ export class WafEngine {
         needs: needsMask(rule),
         chainConds: rule.chain.map((c) => this.condOf.get(c) ?? -1),
       }));
-      this.steps.set(plan, steps);
+      table = { steps, needs: Int32Array.from(steps, (x) => x.needs), gates: Int32Array.from(steps, (x) => x.gate) };
+      this.steps.set(plan, table);
     }
-    return steps;
+    return table;
   }
 
   planFor(ctx: RequestContext): Plan {

@@ -33,6 +33,9 @@ export class GateSet {
   /** Scratch for TriggerMatcher.slotsIn. */
   readonly seen: Uint8Array;
   readonly memo: ValueMemo;
+  /** Per gate: the number of the last inspection in which some value triggered it. */
+  readonly stamp: Int32Array;
+  epoch = 0;
 
   /** gates[i] is gate i's condition (it must have literals). */
   constructor(gates: readonly CompiledCondition[], remember = true) {
@@ -65,6 +68,7 @@ export class GateSet {
     this.sets = sets;
     this.setOf = setOf;
     this.seen = new Uint8Array(gates.length);
+    this.stamp = new Int32Array(gates.length);
   }
 }
 
@@ -125,17 +129,25 @@ export class Inspection {
   }
 
   /**
-   * Which gates some value of the request triggers (1) or none does (0): a
-   * rule whose gate is 0 is skipped without looking at its targets. Builds
-   * the per-collection indexes of every collection a gate inspects.
+   * Marks the gates some value of the request triggers (see hit): a rule
+   * whose gate no value triggers is skipped without looking at its targets.
+   * Builds the per-collection indexes of every collection a gate inspects.
+   * The marks live in the GateSet, stamped with a per-request number, so no
+   * array is made per request (inspections never interleave: they are
+   * synchronous).
    */
-  gateHits(): Uint8Array {
-    const hit = new Uint8Array(this.gates.seen.length);
+  gateHits(): void {
+    const epoch = (this.gates.epoch = (this.gates.epoch + 1) | 0);
+    const stamp = this.gates.stamp;
     for (const [col, args] of this.req.collections) {
       if (args.length === 0 || !this.gates.setOf.has(col)) continue;
-      for (const g of this.index(col, args).keys()) hit[g] = 1;
+      for (const g of this.index(col, args).keys()) stamp[g] = epoch;
     }
-    return hit;
+  }
+
+  /** After gateHits: whether some value triggered `gate`. */
+  hit(gate: number): boolean {
+    return this.gates.stamp[gate] === this.gates.epoch;
   }
 
   /** Indices of the collection's values that trigger `gate`, or undefined for none. */
