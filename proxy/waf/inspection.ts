@@ -75,7 +75,7 @@ export class GateSet {
 const NO_GATES: readonly number[] = [];
 
 export class Inspection {
-  /** Values not kept in the engine's memory (long ones, or all when it is off), once per request. */
+  /** Values not (yet) kept in the engine's memory, once per request. */
   private readonly local = new Map<string, Known>();
   /** Automaton hits by scanned string (a raw value or a transformed form). */
   private readonly hits = new Map<string, readonly number[]>();
@@ -92,11 +92,12 @@ export class Inspection {
   /** What is known about a value (one record per distinct value, shared with later requests when it is short). */
   state(v: string): Known {
     const memo = this.gates.memo;
-    const kept = memo.enabled && v.length <= MEMO_VALUE_CHARS;
-    let k = kept ? memo.get(v) : this.local.get(v);
+    let k = memo.enabled && v.length <= MEMO_VALUE_CHARS ? memo.get(v) : undefined;
+    if (k !== undefined) return k;
+    k = this.local.get(v);
     if (k === undefined) {
       k = { value: v, features: featuresOf(v) };
-      if (kept) memo.set(v, k);
+      if (memo.admit(v)) memo.set(v, k);
       else this.local.set(v, k);
     }
     return k;

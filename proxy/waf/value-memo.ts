@@ -8,6 +8,11 @@
  * MEMO_CHARS characters of values and forms together. When the young
  * generation fills it becomes the old one and the old one is dropped, so a
  * flood of distinct values costs at most the memory of two generations.
+ *
+ * A value is only kept the second time it turns up (a doorkeeper set of
+ * recently seen values, cleared when full): values that never come back (a
+ * JSON body's fresh field values) then cost no record that would churn the
+ * generations and the garbage collector's old space.
  */
 
 /** Values up to this length are remembered across requests. */
@@ -36,6 +41,7 @@ export class ValueMemo {
   private young = new Map<string, Known>();
   private old = new Map<string, Known>();
   private youngChars = 0;
+  private readonly seenOnce = new Set<string>();
 
   constructor(readonly enabled = true) {}
 
@@ -45,6 +51,15 @@ export class ValueMemo {
     const o = this.old.get(v);
     if (o !== undefined) this.set(v, o);
     return o;
+  }
+
+  /** Whether a value not held yet should be kept: true from its second sighting on (never for long values or when off). */
+  admit(v: string): boolean {
+    if (!this.enabled || v.length > MEMO_VALUE_CHARS) return false;
+    if (this.seenOnce.has(v)) return true;
+    if (this.seenOnce.size >= MEMO_ENTRIES) this.seenOnce.clear();
+    this.seenOnce.add(v);
+    return false;
   }
 
   /** Keeps k (a value longer than MEMO_VALUE_CHARS is not kept). */

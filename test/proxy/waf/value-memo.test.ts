@@ -29,11 +29,25 @@ test("a flood of distinct values keeps at most two generations, and a value in u
   t.is(m.get(`v${MEMO_ENTRIES * 5 - 1}`)?.features, 0);
 });
 
+test("a value is admitted on its second sighting only, and a long one never", (t) => {
+  const m = new ValueMemo();
+  t.false(m.admit("once"));
+  t.true(m.admit("once"));
+  const long = "y".repeat(MEMO_VALUE_CHARS + 1);
+  t.false(m.admit(long));
+  t.false(m.admit(long));
+  // the doorkeeper is bounded: a flood of one-off values clears it instead of growing
+  for (let i = 0; i < MEMO_ENTRIES * 3; i++) m.admit(`u${i}`);
+  t.false(m.admit("u0"));
+});
+
 test("a memo that is off keeps nothing", (t) => {
   const m = new ValueMemo(false);
   m.set("abc", known(1));
   t.is(m.get("abc"), undefined);
   t.is(m.size, 0);
+  m.admit("abc");
+  t.false(m.admit("abc"));
 });
 
 const rules = loadRules(bundledRulesDir());
