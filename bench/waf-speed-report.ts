@@ -111,11 +111,12 @@ export function inprocTable(res: InprocResult): string {
 /** The proxy's added CPU per request for the WAF (on minus off), from the load runs. */
 export function wafCpuTable(runs: readonly LoadRun[]): string {
   return mdTable(
-    ["request", "proxy CPU µs/request, WAF off", "WAF on", "added by the WAF", "nginx + ModSecurity CPU µs/request"],
+    ["request", "proxy CPU µs/request, WAF off", "WAF on", "added by the WAF", "nginx + ModSecurity CPU µs/request", "ModSecurity ÷ WAF off: the best ratio a WAF costing nothing could reach"],
     KINDS.map((k) => {
       const off = finiteMedian(runs.map((r) => r["waf-off"][k].targetUsPerReq));
       const on = finiteMedian(runs.map((r) => r["waf-on"][k].targetUsPerReq));
-      return [KIND_LABEL[k], num(off, 0), num(on, 0), num(on - off, 0), num(finiteMedian(runs.map((r) => r.modsec[k].targetUsPerReq)), 0)];
+      const modsec = finiteMedian(runs.map((r) => r.modsec[k].targetUsPerReq));
+      return [KIND_LABEL[k], num(off, 0), num(on, 0), num(on - off, 0), num(modsec, 0), `${num(modsec / off, 1)}×`];
     }),
   );
 }

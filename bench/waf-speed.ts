@@ -130,7 +130,7 @@ function markdown(ctx: BenchContext, runs: readonly LoadRun[], lp: LoadPlan, inp
     "",
     runsTable(runs),
     "",
-    "CPU per request of the proxy, i.e. what the WAF adds to the proxy's own work:",
+    "CPU per request of the proxy, i.e. what the WAF adds to the proxy's own work. The last column bounds the throughput goal: the proxy pinned to one CPU cannot serve a request for less than its cost with the WAF off, so the WAF-on ÷ ModSecurity ratio can never pass ModSecurity's CPU per request ÷ the proxy's with the WAF off, however cheap the WAF:",
     "",
     wafCpuTable(runs),
     "",
