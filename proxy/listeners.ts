@@ -7,9 +7,10 @@
  * no client certificates.
  */
 import { readFileSync } from "node:fs";
-import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { SecureContextOptions, TLSSocket } from "node:tls";
 import type { ListenerConfig } from "./config/schema.js";
 import { ProxyError } from "./errors.js";
@@ -60,12 +61,41 @@ export function createListenerServer(l: ListenerConfig, id: IdentitySnapshot | u
     sockets.add(s);
     s.once("close", () => sockets.delete(s));
   });
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-    else socket.destroy();
+  // a request the parser refuses may follow pipelined requests still being answered: its 400 waits for them
+  const pending = new WeakMap<Socket, number>();
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const s = req.socket;
+    pending.set(s, (pending.get(s) ?? 0) + 1);
+    let counted = true;
+    const done = (): void => {
+      if (!counted) return;
+      counted = false;
+      const left = (pending.get(s) ?? 1) - 1;
+      pending.set(s, left);
+      if (left === 0) s.emit(ANSWERED);
+    };
+    res.once("finish", done);
+    res.once("close", done);
+  });
+  server.on("clientError", (_err, socket: Socket) => {
+    const refuse = (): void => {
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+      else socket.destroy();
+    };
+    if ((pending.get(socket) ?? 0) > 0) socket.once(ANSWERED, refuse);
+    else refuse();
+  });
+  // the mesh is no forward proxy: CONNECT gets an answer rather than Node's silent close
+  server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
+    socket.on("error", () => socket.destroy());
+    const body = JSON.stringify({ error: { code: "method_not_allowed", message: "CONNECT is not supported: this is not a forward proxy" } });
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
   return { server, sockets };
 }
+
+/** Emitted on a client socket when the last response in progress on it is done. */
+const ANSWERED = "mesh:answered";
 
 export function listen(server: HttpServer, address: string): Promise<number> {
   const i = address.lastIndexOf(":");
