@@ -73,12 +73,13 @@ export class GateSet {
 }
 
 const NO_GATES: readonly number[] = [];
+const NO_INDEX: ReadonlyMap<number, readonly number[]> = new Map();
 
 export class Inspection {
   /** Values not (yet) kept in the engine's memory, once per request. */
-  private readonly local = new Map<string, Known>();
+  private local: Map<string, Known> | undefined;
   /** Automaton hits by scanned string (a raw value or a transformed form). */
-  private readonly hits = new Map<string, readonly number[]>();
+  private hits: Map<string, readonly number[]> | undefined;
   /** By collection: what is known about each value, in order. */
   private readonly columns = new Map<Collection, readonly Known[]>();
   /** By collection: gate → indices of the collection's values that trigger it. */
@@ -94,11 +95,11 @@ export class Inspection {
     const memo = this.gates.memo;
     let k = memo.enabled && v.length <= MEMO_VALUE_CHARS ? memo.get(v) : undefined;
     if (k !== undefined) return k;
-    k = this.local.get(v);
+    k = this.local?.get(v);
     if (k === undefined) {
       k = { value: v, features: featuresOf(v) };
       if (memo.admit(v)) memo.set(v, k);
-      else this.local.set(v, k);
+      else (this.local ??= new Map()).set(v, k);
     }
     return k;
   }
@@ -161,16 +162,17 @@ export class Inspection {
     if (idx === undefined) {
       const states = this.column(col, args);
       const set = this.gates.setOf.get(col) ?? -1;
-      const m = new Map<number, number[]>();
+      // most collections trigger nothing: they share one empty index instead of a new Map each
+      let m: Map<number, number[]> | undefined;
       for (let i = 0; set >= 0 && i < states.length; i++) {
         const gs = this.gatesIn(states[i]!, set);
         for (let k = 0; k < gs.length; k++) {
-          const list = m.get(gs[k]!);
+          const list = (m ??= new Map()).get(gs[k]!);
           if (list === undefined) m.set(gs[k]!, [i]);
           else list.push(i);
         }
       }
-      this.indexes.set(col, (idx = m));
+      this.indexes.set(col, (idx = m ?? NO_INDEX));
     }
     return idx;
   }
@@ -208,12 +210,12 @@ export class Inspection {
   }
 
   private scan(s: string): readonly number[] {
-    let h = this.hits.get(s);
+    let h = this.hits?.get(s);
     if (h === undefined) {
       const found: number[] = [];
       this.gates.matcher.slotsIn(s, found, this.gates.seen);
       h = found.length === 0 ? NO_GATES : found;
-      this.hits.set(s, h);
+      (this.hits ??= new Map()).set(s, h);
     }
     return h;
   }
