@@ -91,6 +91,10 @@ interface Step {
   readonly chainConds: readonly number[];
 }
 
+/** The decimal text of small counts, made once (a count selector runs on most requests). */
+const COUNT_TEXT = Array.from({ length: 64 }, (_, i) => String(i));
+const countText = (n: number): string => (n < COUNT_TEXT.length ? COUNT_TEXT[n]! : String(n));
+
 /** One bit per collection (there are fewer than 32). */
 const COLLECTION_BIT: ReadonlyMap<Collection, number> = new Map(COLLECTIONS.map((c, i) => [c, 1 << i]));
 
@@ -103,7 +107,10 @@ function needsMask(c: CompiledCondition): number {
 /** Bits of the collections that hold at least one value in this request. */
 function presentMask(req: ParsedRequest): number {
   let m = 0;
-  for (const [col, args] of req.collections) if (args.length > 0) m |= COLLECTION_BIT.get(col)!;
+  // forEach, not for-of: no entry array per collection
+  req.collections.forEach((args, col) => {
+    if (args.length > 0) m |= COLLECTION_BIT.get(col)!;
+  });
   return m;
 }
 
@@ -263,7 +270,7 @@ function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: In
   if (sel.count) {
     let n = 0;
     for (let i = 0; i < args.length; i++) if (selected(sel, excludes, args[i]!)) n++;
-    const m = test(c, -1, insp.state(String(n)), insp);
+    const m = test(c, -1, insp.state(countText(n)), insp);
     return m === undefined ? undefined : { target: targetLabel(sel.collection, undefined, true), match: m };
   }
   const states = insp.column(sel.collection, args);
@@ -305,9 +312,17 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, extraExc
     }
     const args = insp.req.collections.get(sel.collection);
     if (args === undefined || args.length === 0) continue;
-    const idxs = insp.triggering(sel.collection, args, gate);
-    if (idxs === undefined) continue;
     const states = insp.column(sel.collection, args);
+    const idxs = insp.triggering(sel.collection, args, gate);
+    if (idxs === undefined) {
+      // a small collection: its values are looked through (no index, nothing allocated)
+      for (let i = 0; i < states.length; i++) {
+        if (!insp.triggers(states[i]!, sel.collection, gate) || !selected(sel, excludes, args[i]!)) continue;
+        const m = test(c, cond, states[i]!, insp);
+        if (m !== undefined) return { target: targetLabel(sel.collection, args[i]!, false), match: m };
+      }
+      continue;
+    }
     for (let k = 0; k < idxs.length; k++) {
       const a = args[idxs[k]!]!;
       if (!selected(sel, excludes, a)) continue;

@@ -14,7 +14,7 @@
 import type { CompiledCondition } from "./compile.js";
 import { featuresOf, F_UPPER } from "./prefilter/features.js";
 import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
-import type { Arg, Collection, ParsedRequest } from "./types.js";
+import { COLLECTIONS, type Arg, type Collection, type ParsedRequest } from "./types.js";
 import { MEMO_VALUE_CHARS, ValueMemo, type Known } from "./value-memo.js";
 
 /** The gated conditions of an engine, as one automaton (built once per engine). */
@@ -74,16 +74,19 @@ export class GateSet {
 
 const NO_GATES: readonly number[] = [];
 const NO_INDEX: ReadonlyMap<number, readonly number[]> = new Map();
+/** Collections up to this many values are searched, not indexed, for a triggered gate. */
+const SMALL_COLLECTION = 32;
+const COLLECTION_NUMBER: ReadonlyMap<Collection, number> = new Map(COLLECTIONS.map((c, i) => [c, i]));
 
 export class Inspection {
   /** Values not (yet) kept in the engine's memory, once per request. */
   private local: Map<string, Known> | undefined;
   /** Automaton hits by scanned string (a raw value or a transformed form). */
   private hits: Map<string, readonly number[]> | undefined;
-  /** By collection: what is known about each value, in order. */
-  private readonly columns = new Map<Collection, readonly Known[]>();
-  /** By collection: gate → indices of the collection's values that trigger it. */
-  private readonly indexes = new Map<Collection, ReadonlyMap<number, readonly number[]>>();
+  /** By collection number: what is known about each value, in order. */
+  private readonly columns: (readonly Known[] | undefined)[] = new Array<readonly Known[] | undefined>(COLLECTIONS.length);
+  /** By collection number: gate → indices of the collection's values that trigger it (made when a triggered rule asks). */
+  private indexes: (ReadonlyMap<number, readonly number[]> | undefined)[] | undefined;
 
   constructor(
     readonly req: ParsedRequest,
@@ -106,11 +109,12 @@ export class Inspection {
 
   /** The records of a collection's values, in order (looked up once per collection and request). */
   column(col: Collection, args: readonly Arg[]): readonly Known[] {
-    let c = this.columns.get(col);
+    const n = COLLECTION_NUMBER.get(col)!;
+    let c = this.columns[n];
     if (c === undefined) {
       const out = new Array<Known>(args.length);
       for (let i = 0; i < args.length; i++) out[i] = this.state(args[i]!.value);
-      this.columns.set(col, (c = out));
+      this.columns[n] = c = out;
     }
     return c;
   }
@@ -133,18 +137,24 @@ export class Inspection {
   /**
    * Marks the gates some value of the request triggers (see hit): a rule
    * whose gate no value triggers is skipped without looking at its targets.
-   * Builds the per-collection indexes of every collection a gate inspects.
    * The marks live in the GateSet, stamped with a per-request number, so no
    * array is made per request (inspections never interleave: they are
    * synchronous).
    */
   gateHits(): void {
-    const epoch = (this.gates.epoch = (this.gates.epoch + 1) | 0);
-    const stamp = this.gates.stamp;
-    for (const [col, args] of this.req.collections) {
-      if (args.length === 0 || !this.gates.setOf.has(col)) continue;
-      for (const g of this.index(col, args).keys()) stamp[g] = epoch;
-    }
+    const g = this.gates;
+    const epoch = (g.epoch = (g.epoch + 1) | 0);
+    const stamp = g.stamp;
+    // forEach, not for-of: no entry array or iterator per collection
+    this.req.collections.forEach((args, col) => {
+      const set = args.length === 0 ? undefined : g.setOf.get(col);
+      if (set === undefined) return;
+      const states = this.column(col, args);
+      for (let i = 0; i < states.length; i++) {
+        const gs = this.gatesIn(states[i]!, set);
+        for (let k = 0; k < gs.length; k++) stamp[gs[k]!] = epoch;
+      }
+    });
   }
 
   /** After gateHits: whether some value triggered `gate`. */
@@ -152,19 +162,30 @@ export class Inspection {
     return this.gates.stamp[gate] === this.gates.epoch;
   }
 
-  /** Indices of the collection's values that trigger `gate`, or undefined for none. */
-  triggering(col: Collection, args: readonly Arg[], gate: number): readonly number[] | undefined {
-    return this.index(col, args).get(gate);
+  /** Whether a value of `col` triggers `gate`. */
+  triggers(k: Known, col: Collection, gate: number): boolean {
+    const set = this.gates.setOf.get(col);
+    return set !== undefined && this.gatesIn(k, set).includes(gate);
   }
 
-  private index(col: Collection, args: readonly Arg[]): ReadonlyMap<number, readonly number[]> {
-    let idx = this.indexes.get(col);
+  /**
+   * For a large collection, the indices of its values that trigger `gate`
+   * ([] when none). undefined for a small one (up to SMALL_COLLECTION
+   * values: headers, a query), which the caller looks through with
+   * `triggers` instead of having an index built.
+   */
+  triggering(col: Collection, args: readonly Arg[], gate: number): readonly number[] | undefined {
+    if (args.length <= SMALL_COLLECTION) return undefined;
+    const set = this.gates.setOf.get(col);
+    if (set === undefined) return NO_GATES;
+    const n = COLLECTION_NUMBER.get(col)!;
+    const indexes = (this.indexes ??= new Array<ReadonlyMap<number, readonly number[]> | undefined>(COLLECTIONS.length));
+    let idx = indexes[n];
     if (idx === undefined) {
       const states = this.column(col, args);
-      const set = this.gates.setOf.get(col) ?? -1;
       // most collections trigger nothing: they share one empty index instead of a new Map each
       let m: Map<number, number[]> | undefined;
-      for (let i = 0; set >= 0 && i < states.length; i++) {
+      for (let i = 0; i < states.length; i++) {
         const gs = this.gatesIn(states[i]!, set);
         for (let k = 0; k < gs.length; k++) {
           const list = (m ??= new Map()).get(gs[k]!);
@@ -172,9 +193,9 @@ export class Inspection {
           else list.push(i);
         }
       }
-      this.indexes.set(col, (idx = m ?? NO_INDEX));
+      indexes[n] = idx = m ?? NO_INDEX;
     }
-    return idx;
+    return idx.get(gate) ?? NO_GATES;
   }
 
   /** The gates of one chain set that a value triggers. */
