@@ -41,6 +41,7 @@ export const COLLECTIONS = [
   "content_type", // media type of the body, lower-case, without parameters
   "body_error", // present (one Arg, value = reason) when the body could not be parsed
   "body_processor", // "urlencoded" | "json" | "multipart" | "xml" | "none"
+  "referer_site", // "same" (Referer on the Host's host or a subdomain of it) | "cross"; absent without a Referer
 ] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 

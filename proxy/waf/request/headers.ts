@@ -5,6 +5,7 @@
  */
 import type { Arg, Collection } from "../types.js";
 import type { Collector } from "./collector.js";
+import { refererSite } from "./referer.js";
 
 export interface HeaderFacts {
   /** Value of the first Content-Type header, as sent. */
@@ -21,6 +22,8 @@ export function collectHeaders(
   const cookies: Arg[] = [];
   const cookieNames: Arg[] = [];
   let contentType: string | undefined;
+  let host: string | undefined;
+  let referer: string | undefined;
   const n = headers.length;
   for (let i = 0; i < n; i++) {
     const h = headers[i]!;
@@ -37,7 +40,11 @@ export function collectHeaders(
     }
     if (name === "cookie") parseCookies(value, c, cookies, cookieNames);
     else if (name === "content-type" && contentType === undefined) contentType = value;
+    else if (name === "host" && host === undefined) host = value;
+    else if (name === "referer" && referer === undefined) referer = value;
   }
+  const site = refererSite(host, referer);
+  if (site !== undefined) m.set("referer_site", [{ name: "referer_site", value: site }]);
   if (list.length > 0) {
     m.set("headers", list);
     m.set("headers_names", names);

@@ -4,6 +4,10 @@ import { belongsToLevel, checkRules, client, namedCases, ruleFile, showIdTarget,
 const file = ruleFile("144-session-fixation.yaml");
 const FOREIGN: Headers = [["referer", "https://evil.example/phish.html"]];
 const SAME_SITE: Headers = [["referer", "https://shop.example.com/cart"], ["sec-fetch-site", "same-origin"]];
+/** A same-host Referer without Sec-Fetch-Site (older browsers, or stripped by a proxy). */
+const SAME_HOST: Headers = [["referer", "http://shop.example.com/account"]];
+/** A host that starts like ours: a look-alike, not a subdomain. */
+const LOOKALIKE: Headers = [["referer", "https://shop.example.com.evil.example/x"]];
 
 const shop = client("shop.example.com", "/login");
 const { form, json } = shop;
@@ -32,6 +36,8 @@ const ATTACKS: readonly (readonly [string, WafInput, number])[] = [
   ["sessionid on a cross-site navigation", get("sessionid=abc123", [...FOREIGN, ["sec-fetch-site", "cross-site"]]), 1],
   ["session_id posted from another site", form("session_id=abc&user=bob", FOREIGN), 1],
   ["session-id with a referer", get("session-id=xyz789", FOREIGN), 1],
+  ["JSESSIONID from a look-alike host", get("jsessionid=abc", LOOKALIKE), 1],
+  ["sessionid from a look-alike host", get("sessionid=abc123", LOOKALIKE), 1],
   ["sessionid from a same-site page (PL2)", get("sessionid=abc123", SAME_SITE), 2],
   ["sid parameter (PL2)", get("sid=abc123"), 2],
   ["JSESSIONID from a same-site page (PL2)", get("jsessionid=abc", SAME_SITE), 2],
@@ -47,6 +53,9 @@ const BENIGN: readonly (readonly [string, WafInput, boolean])[] = [
   ["checkout return with session_id (server call)", get("session_id=cs_test_a1b2c3"), false],
   ["sessionid from the same site", get("sessionid=abc123", SAME_SITE), false],
   ["JSESSIONID from the same origin", get("jsessionid=abc", SAME_SITE), false],
+  ["JSESSIONID with a same-host Referer and no Sec-Fetch-Site", get("jsessionid=74B0CB414BD77D17B5680A6386EF1666", SAME_HOST), false],
+  ["sessionid with a same-host Referer", get("sessionid=abc123", SAME_HOST), false],
+  ["sessionid from a subdomain of the host", get("sessionid=abc123", [["referer", "https://m.shop.example.com/"]]), false],
   ["cookie consent text", form("msg=We+use+cookies%3B+see+our+cookie+policy"), true],
   ["a recipe with cookies", get("q=chocolate+chip+cookie+recipe%3B+bake+10+min"), true],
   ["documentation about document.cookie (read)", form(`text=${encodeURIComponent("Read it with document.cookie and split on ';'")}`), true],
