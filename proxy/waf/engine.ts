@@ -12,7 +12,7 @@ import { GateSet, Inspection, isClean, markClean } from "./inspection.js";
 import type { Known } from "./value-memo.js";
 import { parseRequest } from "./request/parse.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
-import { COLLECTIONS, DEFAULT_LIMITS, type Arg, type Collection, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
+import { COLLECTION_INDEX, DEFAULT_LIMITS, type Arg, type Collection, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
 
 export interface WafSettings {
   readonly mode: WafMode;
@@ -81,10 +81,12 @@ const NO_EXCLUDES: readonly KeyFilter[] = [];
 /** One rule of a plan, ready to run. */
 interface Step {
   readonly rule: CompiledRule;
-  readonly excl: readonly KeyFilter[];
+  /** Exclusions of the head and of each chained condition: its own plus the plan's for this rule, merged once. */
+  readonly headExcl: readonly KeyFilter[];
+  readonly chainExcl: readonly (readonly KeyFilter[])[];
   /** Index of the rule's head in the engine's GateSet, or -1 when it has no literals. */
   readonly gate: number;
-  /** Bits (collectionBit) of the collections the head inspects; all bits when it counts (a count of nothing can match). */
+  /** Bits (1 << COLLECTION_INDEX) of the collections the head inspects; all bits when it counts (a count of nothing can match). */
   readonly needs: number;
   /** Numbers of the head and chained conditions for Inspection.isClean (-1: not memoizable). */
   readonly cond: number;
@@ -95,12 +97,11 @@ interface Step {
 const COUNT_TEXT = Array.from({ length: 64 }, (_, i) => String(i));
 const countText = (n: number): string => (n < COUNT_TEXT.length ? COUNT_TEXT[n]! : String(n));
 
-/** One bit per collection (there are fewer than 32). */
-const COLLECTION_BIT: ReadonlyMap<Collection, number> = new Map(COLLECTIONS.map((c, i) => [c, 1 << i]));
+const bitOf = (col: Collection): number => 1 << COLLECTION_INDEX.get(col)!;
 
 function needsMask(c: CompiledCondition): number {
   let m = 0;
-  for (const sel of c.targets.include) m |= sel.count ? -1 : COLLECTION_BIT.get(sel.collection)!;
+  for (const sel of c.targets.include) m |= sel.count ? -1 : bitOf(sel.collection);
   return m;
 }
 
@@ -109,7 +110,7 @@ function presentMask(req: ParsedRequest): number {
   let m = 0;
   // forEach, not for-of: no entry array per collection
   req.collections.forEach((args, col) => {
-    if (args.length > 0) m |= COLLECTION_BIT.get(col)!;
+    if (args.length > 0) m |= bitOf(col);
   });
   return m;
 }
@@ -190,11 +191,11 @@ export class WafEngine {
       if ((need & present) === 0) continue;
       const gate = gates[i]!;
       if (gate >= 0 && need !== -1 && !insp.hit(gate)) continue;
-      const { rule: r, excl, cond, chainConds } = steps[i]!;
-      const hit = gate < 0 ? runCondition(r, cond, insp, excl) : runGated(r, cond, insp, excl, gate);
+      const { rule: r, headExcl, chainExcl, cond, chainConds } = steps[i]!;
+      const hit = gate < 0 ? runCondition(r, cond, insp, headExcl) : runGated(r, cond, insp, headExcl, gate);
       if (hit === undefined) continue;
       let chained = true;
-      for (let c = 0; c < r.chain.length && chained; c++) chained = runCondition(r.chain[c]!, chainConds[c]!, insp, excl) !== undefined;
+      for (let c = 0; c < r.chain.length && chained; c++) chained = runCondition(r.chain[c]!, chainConds[c]!, insp, chainExcl[c]!) !== undefined;
       if (!chained) continue;
       const blocking = r.paranoia <= s.paranoia;
       if (blocking) score += r.score;
@@ -220,14 +221,18 @@ export class WafEngine {
   private stepsOf(plan: Plan): StepTable {
     let table = this.steps.get(plan);
     if (table === undefined) {
-      const steps = plan.rules.map((rule) => ({
-        rule,
-        excl: plan.excludes.get(rule.id) ?? NO_EXCLUDES,
-        gate: this.gateOf.get(rule.id) ?? -1,
-        cond: this.condOf.get(rule) ?? -1,
-        needs: needsMask(rule),
-        chainConds: rule.chain.map((c) => this.condOf.get(c) ?? -1),
-      }));
+      const steps = plan.rules.map((rule) => {
+        const excl = plan.excludes.get(rule.id) ?? NO_EXCLUDES;
+        return {
+          rule,
+          headExcl: withExtra(rule, excl),
+          chainExcl: rule.chain.map((c) => withExtra(c, excl)),
+          gate: this.gateOf.get(rule.id) ?? -1,
+          cond: this.condOf.get(rule) ?? -1,
+          needs: needsMask(rule),
+          chainConds: rule.chain.map((c) => this.condOf.get(c) ?? -1),
+        };
+      });
       table = { steps, needs: Int32Array.from(steps, (x) => x.needs), gates: Int32Array.from(steps, (x) => x.gate) };
       this.steps.set(plan, table);
     }
@@ -283,11 +288,11 @@ function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: In
   return undefined;
 }
 
+/** A condition's own exclusions with the plan's for its rule (merged when the plan's steps are built, not per request). */
 const withExtra = (c: CompiledCondition, extra: readonly KeyFilter[]): readonly KeyFilter[] => (extra.length === 0 ? c.targets.exclude : [...c.targets.exclude, ...extra]);
 
-/** The first value of the condition's targets that its operator matches (or, negated, does not). */
-function runCondition(c: CompiledCondition, cond: number, insp: Inspection, extraExcludes: readonly KeyFilter[]): Hit | undefined {
-  const excludes = withExtra(c, extraExcludes);
+/** The first value of the condition's targets that its operator matches (or, negated, does not); excludes: see withExtra. */
+function runCondition(c: CompiledCondition, cond: number, insp: Inspection, excludes: readonly KeyFilter[]): Hit | undefined {
   const sels = c.targets.include;
   for (let s = 0; s < sels.length; s++) {
     const hit = runSelector(c, cond, sels[s]!, insp, excludes);
@@ -300,8 +305,7 @@ function runCondition(c: CompiledCondition, cond: number, insp: Inspection, extr
  * A prefiltered condition: only the values that trigger its gate (hold one
  * of its literals after its transformations) reach its operator.
  */
-function runGated(c: CompiledCondition, cond: number, insp: Inspection, extraExcludes: readonly KeyFilter[], gate: number): Hit | undefined {
-  const excludes = withExtra(c, extraExcludes);
+function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes: readonly KeyFilter[], gate: number): Hit | undefined {
   const sels = c.targets.include;
   for (let s = 0; s < sels.length; s++) {
     const sel = sels[s]!;
@@ -311,13 +315,14 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, extraExc
       continue;
     }
     const args = insp.req.collections.get(sel.collection);
-    if (args === undefined || args.length === 0) continue;
+    const set = insp.setOf(sel.collection);
+    if (args === undefined || args.length === 0 || set === undefined) continue;
     const states = insp.column(sel.collection, args);
-    const idxs = insp.triggering(sel.collection, args, gate);
+    const idxs = insp.triggering(sel.collection, set, args, gate);
     if (idxs === undefined) {
       // a small collection: its values are looked through (no index, nothing allocated)
       for (let i = 0; i < states.length; i++) {
-        if (!insp.triggers(states[i]!, sel.collection, gate) || !selected(sel, excludes, args[i]!)) continue;
+        if (!insp.triggers(states[i]!, set, gate) || !selected(sel, excludes, args[i]!)) continue;
         const m = test(c, cond, states[i]!, insp);
         if (m !== undefined) return { target: targetLabel(sel.collection, args[i]!, false), match: m };
       }

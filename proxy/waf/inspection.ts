@@ -14,7 +14,7 @@
 import type { CompiledCondition } from "./compile.js";
 import { featuresOf, F_UPPER } from "./prefilter/features.js";
 import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
-import { COLLECTIONS, type Arg, type Collection, type ParsedRequest } from "./types.js";
+import { COLLECTION_INDEX, COLLECTIONS, type Arg, type Collection, type ParsedRequest } from "./types.js";
 import { MEMO_VALUE_CHARS, ValueMemo, type Known } from "./value-memo.js";
 
 /** The gated conditions of an engine, as one automaton (built once per engine). */
@@ -76,7 +76,6 @@ const NO_GATES: readonly number[] = [];
 const NO_INDEX: ReadonlyMap<number, readonly number[]> = new Map();
 /** Collections up to this many values are searched, not indexed, for a triggered gate. */
 const SMALL_COLLECTION = 32;
-const COLLECTION_NUMBER: ReadonlyMap<Collection, number> = new Map(COLLECTIONS.map((c, i) => [c, i]));
 
 export class Inspection {
   /** Values not (yet) kept in the engine's memory, once per request. */
@@ -109,7 +108,7 @@ export class Inspection {
 
   /** The records of a collection's values, in order (looked up once per collection and request). */
   column(col: Collection, args: readonly Arg[]): readonly Known[] {
-    const n = COLLECTION_NUMBER.get(col)!;
+    const n = COLLECTION_INDEX.get(col)!;
     let c = this.columns[n];
     if (c === undefined) {
       const out = new Array<Known>(args.length);
@@ -162,10 +161,14 @@ export class Inspection {
     return this.gates.stamp[gate] === this.gates.epoch;
   }
 
-  /** Whether a value of `col` triggers `gate`. */
-  triggers(k: Known, col: Collection, gate: number): boolean {
-    const set = this.gates.setOf.get(col);
-    return set !== undefined && this.gatesIn(k, set).includes(gate);
+  /** The chain set of the gates inspecting `col` (see GateSet.sets), or undefined when none does. */
+  setOf(col: Collection): number | undefined {
+    return this.gates.setOf.get(col);
+  }
+
+  /** Whether a value triggers `gate` of chain set `set`. */
+  triggers(k: Known, set: number, gate: number): boolean {
+    return this.gatesIn(k, set).includes(gate);
   }
 
   /**
@@ -174,11 +177,9 @@ export class Inspection {
    * values: headers, a query), which the caller looks through with
    * `triggers` instead of having an index built.
    */
-  triggering(col: Collection, args: readonly Arg[], gate: number): readonly number[] | undefined {
+  triggering(col: Collection, set: number, args: readonly Arg[], gate: number): readonly number[] | undefined {
     if (args.length <= SMALL_COLLECTION) return undefined;
-    const set = this.gates.setOf.get(col);
-    if (set === undefined) return NO_GATES;
-    const n = COLLECTION_NUMBER.get(col)!;
+    const n = COLLECTION_INDEX.get(col)!;
     const indexes = (this.indexes ??= new Array<ReadonlyMap<number, readonly number[]> | undefined>(COLLECTIONS.length));
     let idx = indexes[n];
     if (idx === undefined) {

@@ -45,6 +45,9 @@ export const COLLECTIONS = [
 ] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 
+/** A collection's position in COLLECTIONS: the engine's per-request tables are indexed by it (fewer than 32, so also a bit). */
+export const COLLECTION_INDEX: ReadonlyMap<Collection, number> = new Map(COLLECTIONS.map((c, i) => [c, i]));
+
 /** Collections that only exist after the body has been read (rules of phase "headers" may not target them). */
 export const BODY_COLLECTIONS: ReadonlySet<Collection> = new Set<Collection>([
   "body_args",
