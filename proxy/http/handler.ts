@@ -139,8 +139,6 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
       headers["content-length"] = String(body.length);
       delete headers["transfer-encoding"];
     }
-    const cl = req.headers["content-length"];
-    const hasBody = cl !== undefined ? Number(cl) > 0 : req.headers["transfer-encoding"] !== undefined;
     let finished = false;
     return {
       req,
@@ -150,7 +148,7 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
       method: p.fr.method,
       url: p.url,
       headers,
-      body: body ?? (hasBody ? req : undefined),
+      body: body ?? (announcesBody(req) ? req : undefined),
       startedAt: started,
       finish(status, info = {}) {
         if (finished) return;
@@ -223,10 +221,10 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
 
 const NO_BODY = Buffer.alloc(0);
 
-/** Whether the request says a body follows: a non-zero Content-Length or any Transfer-Encoding (HTTP/1.1 framing, RFC 9112 §6). */
+/** Whether the request says a body follows: any Transfer-Encoding or a non-zero Content-Length (HTTP/1.1 framing, RFC 9112 §6; Node refuses a request with both). */
 function announcesBody(req: IncomingMessage): boolean {
   const cl = req.headers["content-length"];
-  return req.headers["transfer-encoding"] !== undefined || (cl !== undefined && cl !== "0");
+  return req.headers["transfer-encoding"] !== undefined || (cl !== undefined && Number(cl) > 0);
 }
 
 function bytesOf(res: ServerResponse): number {
