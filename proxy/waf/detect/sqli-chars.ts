@@ -27,6 +27,18 @@ export function cls(c: number): number {
   return c === 0xa0 ? WS : WORD | START;
 }
 
+/** First index from `i` (or the end) that is not a blank. */
+export function skipBlanks(s: string, i: number): number {
+  while (i < s.length && cls(s.charCodeAt(i)) === WS) i++;
+  return i;
+}
+
+/** First index from `i` (or the end) whose character lacks class bit `bit`. */
+export function skipClass(s: string, i: number, bit: number): number {
+  while (i < s.length && (cls(s.charCodeAt(i)) & bit) !== 0) i++;
+  return i;
+}
+
 /**
  * End (index after the closing quote) of a string or quoted name whose body
  * starts at `i`, or -1 when it is not closed. A doubled quote and a quote

@@ -11,7 +11,7 @@
  * x stray punctuation.
  */
 
-import { DIGIT, HEX, START, WORD, WS, cls, quotedEnd } from "./sqli-chars.js";
+import { DIGIT, HEX, START, WORD, WS, cls, quotedEnd, skipBlanks, skipClass } from "./sqli-chars.js";
 import { MAX_KEYWORD, mayBeKnown } from "./sqli-keywords.js";
 
 
@@ -74,8 +74,7 @@ export class Lexer {
     this.word = "";
     for (;;) {
       if (++this.steps > MAX_STEPS) return "";
-      let i = this.pos;
-      while (i < n && cls(s.charCodeAt(i)) === WS) i++;
+      const i = skipBlanks(s, this.pos);
       this.pos = i;
       this.start = i;
       if (i >= n) return "";
@@ -133,8 +132,7 @@ export class Lexer {
           break;
         case 0x7b: {
           // MySQL ODBC escape "{name expr}": the name is ignored, the expression evaluated
-          let j = i + 1;
-          while (j < n && cls(s.charCodeAt(j)) === WS) j++;
+          const j = skipBlanks(s, i + 1);
           if (j < n && (cls(s.charCodeAt(j)) & START) !== 0) {
             this.pos = this.wordEnd(j);
             continue;
@@ -185,8 +183,7 @@ export class Lexer {
    */
   private comment(body: number, bodyEnd: number, end: number): string {
     const s = this.s;
-    let i = end;
-    while (i < s.length && cls(s.charCodeAt(i)) === WS) i++;
+    const i = skipBlanks(s, end);
     this.pos = i;
     if (i < s.length) return "";
     const stop = Math.min(bodyEnd, body + MAX_COMMENT_PEEK);
@@ -237,30 +234,22 @@ export class Lexer {
 
   private number(i: number): string {
     const s = this.s;
-    const n = s.length;
     const c1 = s.charCodeAt(i + 1) | 0x20;
     if (s.charCodeAt(i) === 0x30 && (c1 === 0x78 || c1 === 0x62)) {
       // 0x... hex / 0b... binary
-      let j = i + 2;
-      while (j < n && (cls(s.charCodeAt(j)) & HEX) !== 0) j++;
+      const j = skipClass(s, i + 2, HEX);
       if (j > i + 2) {
         this.pos = j;
         return "n";
       }
     }
-    let j = i;
-    while (j < n && (cls(s.charCodeAt(j)) & DIGIT) !== 0) j++;
-    if (s.charCodeAt(j) === 0x2e) {
-      j++;
-      while (j < n && (cls(s.charCodeAt(j)) & DIGIT) !== 0) j++;
-    }
+    let j = skipClass(s, i, DIGIT);
+    if (s.charCodeAt(j) === 0x2e) j = skipClass(s, j + 1, DIGIT);
     if ((s.charCodeAt(j) | 0x20) === 0x65) {
       let k = j + 1;
       if (s.charCodeAt(k) === 0x2b || s.charCodeAt(k) === 0x2d) k++;
-      if ((cls(s.charCodeAt(k)) & DIGIT) !== 0) {
-        while (k < n && (cls(s.charCodeAt(k)) & DIGIT) !== 0) k++;
-        j = k;
-      }
+      const e = skipClass(s, k, DIGIT);
+      if (e > k) j = e;
     }
     this.pos = j;
     return "n";

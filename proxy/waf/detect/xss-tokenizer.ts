@@ -73,6 +73,18 @@ function is(c: number, cls: number): boolean {
   return c < 128 && (CLASSES[c] & cls) !== 0;
 }
 
+/** First index from i (or n) whose character is in class cls. */
+function findClass(s: string, i: number, n: number, cls: number): number {
+  while (i < n && !is(s.charCodeAt(i), cls)) i++;
+  return i;
+}
+
+/** First index from i (or n) that is not HTML whitespace. */
+function skipWs(s: string, i: number, n: number): number {
+  while (i < n && is(s.charCodeAt(i), C_WS)) i++;
+  return i;
+}
+
 function isAlpha(c: number): boolean {
   const l = c | 0x20;
   return l >= 0x61 && l <= 0x7a;
@@ -182,12 +194,7 @@ export class HtmlTokenizer {
           break;
         }
         case S_TAG_NAME: {
-          let i = this.pos;
-          while (i < n) {
-            const c = s.charCodeAt(i);
-            if (is(c, C_TAG_NAME_END)) break;
-            i++;
-          }
+          const i = findClass(s, this.pos, n, C_TAG_NAME_END);
           this.nameStart = this.pos;
           this.nameEnd = i;
           this.pos = i;
@@ -195,8 +202,7 @@ export class HtmlTokenizer {
           return this.inEndTag ? TOKEN_END_TAG : TOKEN_START_TAG;
         }
         case S_BEFORE_ATTR: {
-          let i = this.pos;
-          while (i < n && is(s.charCodeAt(i), C_WS)) i++;
+          const i = skipWs(s, this.pos, n);
           this.pos = i;
           if (i >= n) return this.eof();
           const c = s.charCodeAt(i);
@@ -215,12 +221,7 @@ export class HtmlTokenizer {
           break;
         }
         case S_ATTR_NAME: {
-          let i = this.pos;
-          while (i < n) {
-            const c = s.charCodeAt(i);
-            if (is(c, C_ATTR_NAME_END)) break;
-            i++;
-          }
+          const i = findClass(s, this.pos, n, C_ATTR_NAME_END);
           this.nameEnd = i;
           this.pos = i;
           if (i < n && s.charCodeAt(i) === EQ) {
@@ -232,8 +233,7 @@ export class HtmlTokenizer {
           break;
         }
         case S_AFTER_ATTR_NAME: {
-          let i = this.pos;
-          while (i < n && is(s.charCodeAt(i), C_WS)) i++;
+          const i = skipWs(s, this.pos, n);
           this.pos = i;
           if (i < n && s.charCodeAt(i) === EQ) {
             this.pos++;
@@ -245,8 +245,7 @@ export class HtmlTokenizer {
           return this.attr(-1, -1);
         }
         case S_BEFORE_VALUE: {
-          let i = this.pos;
-          while (i < n && is(s.charCodeAt(i), C_WS)) i++;
+          const i = skipWs(s, this.pos, n);
           this.pos = i;
           if (i >= n) {
             this.state = S_EOF;
@@ -275,12 +274,7 @@ export class HtmlTokenizer {
           return this.attr(this.valueStart, end);
         }
         case S_VALUE_UNQUOTED: {
-          let i = this.pos;
-          while (i < n) {
-            const c = s.charCodeAt(i);
-            if (is(c, C_UNQUOTED_END)) break;
-            i++;
-          }
+          const i = findClass(s, this.pos, n, C_UNQUOTED_END);
           this.pos = i;
           this.state = i < n ? S_BEFORE_ATTR : S_EOF;
           return this.attr(this.valueStart, i);
