@@ -12,12 +12,13 @@
  * signed statement the database keeps (archive_anchor) when it drops these
  * events; a file without its trailer is incomplete.
  */
-import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { canonicalJson } from "./canonical.js";
 import { GENESIS_ANCHOR, type ChainAnchor, type ChainResult } from "./chain.js";
 import { checkpointProblem, checkpointRecord, toCheckpoint, type Checkpoint } from "./checkpoint.js";
 import { AuditError } from "./errors.js";
 import { formatJsonl } from "./export/jsonl.js";
+import { writeAllSync } from "./fs-util.js";
 import type { TrustedKeys } from "./keys.js";
 import type { EventRow } from "./query.js";
 import { SignedChain, type CheckpointSummary } from "./signed-chain.js";
@@ -59,10 +60,9 @@ export class ArchiveWriter {
   }
 
   flush(): void {
-    const data = Buffer.from(this.buf, "utf8");
+    const data = this.buf;
     this.buf = "";
-    let off = 0;
-    while (off < data.length) off += writeSync(this.fd, data, off, data.length - off);
+    writeAllSync(this.fd, data);
   }
 }
 

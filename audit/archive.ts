@@ -20,13 +20,13 @@
  * next archive run deletes.
  */
 import { closeSync, constants as fsConstants, fsyncSync, linkSync, openSync, unlinkSync } from "node:fs";
-import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { ArchiveWriter } from "./archive-file.js";
 import { ChainVerifier, GENESIS_ANCHOR, type ChainAnchor } from "./chain.js";
 import { ANCHOR_KIND, CHECKPOINT_COLUMNS, signCheckpoint, toCheckpoint, type Checkpoint } from "./checkpoint.js";
 import { AuditError } from "./errors.js";
 import { formatTimestamp } from "./event.js";
+import { fsyncDirOf } from "./fs-util.js";
 import type { SigningKey, TrustedKeys } from "./keys.js";
 import { EVENT_COLUMNS, type EventRow } from "./query.js";
 import { migrate } from "./schema.js";
@@ -104,18 +104,6 @@ function writeEvents(db: Database.Database, w: ArchiveWriter, from: ChainAnchor,
   return { end: chain.head, events: chain.verified, checkpoints: ci };
 }
 
-function fsyncDir(path: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dirname(path), "r");
-    fsyncSync(fd);
-  } catch {
-    // not every file system lets a directory be synced; the file itself was
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 /** Creates out (0600, never overwriting) with what write puts in it, synced to disk before it appears. */
 function writeFileAtomically(out: string, write: (fd: number) => void): void {
   const tmp = `${out}.partial-${process.pid}`;
@@ -139,7 +127,7 @@ function writeFileAtomically(out: string, write: (fd: number) => void): void {
   } finally {
     unlinkSync(tmp);
   }
-  fsyncDir(out);
+  fsyncDirOf(out);
 }
 
 /** Deletes rows at or below the anchor, batch by batch. Returns how many events went. */

@@ -115,15 +115,20 @@ export interface HashedFields {
   prev_hash: string;
 }
 
-/** C from the module comment: members written in sorted key order. */
-export function eventCanonicalJson(f: HashedFields): string {
+/** C from the module comment: members written in sorted key order, each text field through str. */
+function eventText(f: HashedFields, str: (value: string) => string): string {
   return (
-    `{"action":${canonicalString(f.action)},"actor":${canonicalString(f.actor)}` +
-    `,"component":${canonicalString(f.component)},"details":${f.detailsJson}` +
-    `,"outcome":${canonicalString(f.outcome)},"prev_hash":${canonicalString(f.prev_hash)}` +
-    `,"reason":${canonicalString(f.reason)},"seq":${JSON.stringify(f.seq)}` +
-    `,"subject":${canonicalString(f.subject)},"ts":${canonicalString(f.ts)}}`
+    `{"action":${str(f.action)},"actor":${str(f.actor)}` +
+    `,"component":${str(f.component)},"details":${f.detailsJson}` +
+    `,"outcome":${str(f.outcome)},"prev_hash":${str(f.prev_hash)}` +
+    `,"reason":${str(f.reason)},"seq":${JSON.stringify(f.seq)}` +
+    `,"subject":${str(f.subject)},"ts":${str(f.ts)}}`
   );
+}
+
+/** C from the module comment. */
+export function eventCanonicalJson(f: HashedFields): string {
+  return eventText(f, canonicalString);
 }
 
 // One-shot crypto.hash (Node >= 20.12) is several times cheaper than createHash per event.
@@ -137,7 +142,7 @@ function sha256Hex(text: string): string {
 
 /** The event hash (see the module comment). */
 export function computeEventHash(f: HashedFields): string {
-  return sha256Hex(f.prev_hash + eventCanonicalJson(f));
+  return sha256Hex(f.prev_hash + eventText(f, canonicalString));
 }
 
 /** True when the string holds an unpaired UTF-16 surrogate (which canonical JSON rejects). */
@@ -151,12 +156,7 @@ export function hasLoneSurrogate(value: string): boolean {
  * ASCII): the same bytes, without scanning each field again on the append path.
  */
 export function computeCheckedEventHash(f: HashedFields): string {
-  const s = JSON.stringify;
-  return sha256Hex(
-    `${f.prev_hash}{"action":${s(f.action)},"actor":${s(f.actor)},"component":${s(f.component)},"details":${f.detailsJson}` +
-      `,"outcome":${s(f.outcome)},"prev_hash":${s(f.prev_hash)},"reason":${s(f.reason)},"seq":${s(f.seq)}` +
-      `,"subject":${s(f.subject)},"ts":${s(f.ts)}}`,
-  );
+  return sha256Hex(f.prev_hash + eventText(f, JSON.stringify));
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

@@ -19,8 +19,9 @@ import {
   verify as cryptoVerify,
   type KeyObject,
 } from "node:crypto";
-import { closeSync, constants as fsConstants, fchmodSync, fstatSync, fsyncSync, linkSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants as fsConstants, fchmodSync, fstatSync, fsyncSync, linkSync, openSync, readSync, unlinkSync } from "node:fs";
 import { AuditError } from "./errors.js";
+import { writeAllSync } from "./fs-util.js";
 
 export type KeyAlgorithm = "ed25519" | "p256";
 
@@ -76,10 +77,13 @@ function signingKeyOf(privateKey: KeyObject, where: string): SigningKey {
   return { keyId: keyIdOf(publicKey), algorithm, publicKeyPem, sign: (message) => signWith(privateKey, algorithm, message) };
 }
 
+function newPrivateKey(algorithm: KeyAlgorithm): KeyObject {
+  return (algorithm === "ed25519" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ec", { namedCurve: "prime256v1" })).privateKey;
+}
+
 /** A fresh key that lives only in memory (tests, benchmarks). */
 export function generateSigningKey(algorithm: KeyAlgorithm = "ed25519"): SigningKey {
-  const { privateKey } = algorithm === "ed25519" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-  return signingKeyOf(privateKey, "generated key");
+  return signingKeyOf(newPrivateKey(algorithm), "generated key");
 }
 
 /** Reads at most max bytes of a file; the fd's stat is handed to check first. */
@@ -123,13 +127,6 @@ export function loadSigningKey(path: string): SigningKey {
   return signingKeyOf(key, path);
 }
 
-/** Writes all of text at the fd's position. */
-function writeAll(fd: number, text: string): void {
-  const buf = Buffer.from(text, "utf8");
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-}
-
 /** Adds key's public half to a trusted-keys file (created 0644) unless it is already listed. */
 export function addTrustedKey(file: string, key: Pick<SigningKey, "keyId" | "publicKeyPem">): void {
   try {
@@ -145,7 +142,7 @@ export function addTrustedKey(file: string, key: Pick<SigningKey, "keyId" | "pub
   }
   try {
     // One write with O_APPEND: concurrent adders never interleave inside a block.
-    writeAll(fd, `# audit signing key ${key.keyId}\n${key.publicKeyPem.trimEnd()}\n`);
+    writeAllSync(fd, `# audit signing key ${key.keyId}\n${key.publicKeyPem.trimEnd()}\n`);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -166,7 +163,7 @@ export interface CreateKeyOptions {
  */
 export function createSigningKey(path: string, opts: CreateKeyOptions = {}): SigningKey {
   const algorithm = opts.algorithm ?? "ed25519";
-  const { privateKey } = algorithm === "ed25519" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const privateKey = newPrivateKey(algorithm);
   const key = signingKeyOf(privateKey, path);
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
   let fd: number;
@@ -177,7 +174,7 @@ export function createSigningKey(path: string, opts: CreateKeyOptions = {}): Sig
   }
   try {
     fchmodSync(fd, 0o600);
-    writeAll(fd, privateKey.export({ type: "pkcs8", format: "pem" }).toString());
+    writeAllSync(fd, privateKey.export({ type: "pkcs8", format: "pem" }).toString());
     fsyncSync(fd);
   } finally {
     closeSync(fd);

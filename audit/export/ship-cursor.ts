@@ -5,8 +5,10 @@
  * fsync of the directory), so a crash leaves the old cursor or the new one,
  * never a torn file. One exporter per state file.
  */
-import { closeSync, fchmodSync, constants as fsConstants, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, constants as fsConstants, fsyncSync, openSync, readSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { isHashHex } from "../canonical.js";
+import { fsyncDirOf, writeAllSync } from "../fs-util.js";
 import { ShipError } from "./ship-errors.js";
 
 export interface ShipState {
@@ -22,7 +24,6 @@ export interface ShipState {
 
 /** A state file is a few hundred bytes; anything much larger is not ours. */
 const MAX_STATE_BYTES = 64 * 1024;
-const HASH = /^[0-9a-f]{64}$/;
 
 /** `<db>.ship-<host>-<port>.state`, the host reduced to file-name-safe characters. */
 export function defaultStatePath(db: string, host: string, port: number): string {
@@ -63,7 +64,7 @@ export function readShipState(path: string): ShipState | undefined {
   const lastSeq = o.last_seq;
   const lastHash = o.last_hash;
   if (typeof lastSeq !== "number" || !Number.isSafeInteger(lastSeq) || lastSeq < 0) fail(path, "last_seq must be an integer >= 0");
-  if (typeof lastHash !== "string" || (lastSeq > 0 ? !HASH.test(lastHash) : lastHash !== "")) fail(path, "last_hash must be the event's 64-digit hex hash");
+  if (typeof lastHash !== "string" || (lastSeq > 0 ? !isHashHex(lastHash) : lastHash !== "")) fail(path, "last_hash must be the event's 64-digit hex hash");
   return {
     lastSeq,
     lastHash,
@@ -92,7 +93,7 @@ export function writeShipState(path: string, state: ShipState): void {
     const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
     try {
       fchmodSync(fd, 0o600); // exactly 0600, whatever the umask
-      writeSync(fd, body);
+      writeAllSync(fd, body);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -102,15 +103,6 @@ export function writeShipState(path: string, state: ShipState): void {
     rmSync(tmp, { force: true });
     fail(path, `cannot write: ${(err as Error).message}`, err);
   }
-  // The rename is durable once the directory is; not every file system lets a directory be fsynced.
-  try {
-    const dfd = openSync(dirname(path), fsConstants.O_RDONLY);
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // best effort
-  }
+  // The rename is durable once the directory is.
+  fsyncDirOf(path);
 }

@@ -123,10 +123,11 @@ export async function shipAuditLog(o: ShipOptions): Promise<ShipResult> {
   const saved = readShipState(o.statePath);
   const source = AuditPageReader.open(o.db, o.filter ?? {}, { after: saved?.lastSeq ?? 0, snapshotEnd: !follow, pageSize: o.pageSize });
   try {
-    if (saved !== undefined && saved.lastSeq > 0 && source.hashAt(saved.lastSeq) !== saved.lastHash) {
+    const savedHash = saved !== undefined && saved.lastSeq > 0 ? source.hashAt(saved.lastSeq) : undefined;
+    if (saved !== undefined && saved.lastSeq > 0 && savedHash !== saved.lastHash) {
       throw new ShipError(
         "state_mismatch",
-        `state file ${o.statePath} says event ${saved.lastSeq} (${saved.lastHash.slice(0, 12)}…) was shipped, but this audit log has ${source.hashAt(saved.lastSeq) === undefined ? "no such event" : "another event there"}; ship to a new --state file (or delete this one) to start from the beginning`,
+        `state file ${o.statePath} says event ${saved.lastSeq} (${saved.lastHash.slice(0, 12)}…) was shipped, but this audit log has ${savedHash === undefined ? "no such event" : "another event there"}; ship to a new --state file (or delete this one) to start from the beginning`,
       );
     }
     const r: ShipResult = { lastSeq: saved?.lastSeq ?? 0, delivered: 0, resent: 0, connections: 0, failures: 0 };

@@ -1,25 +1,20 @@
 import test, { type ExecutionContext } from "ava";
 import Database from "better-sqlite3";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GENESIS_HASH, computeEventHash } from "../../audit/canonical.js";
+import { GENESIS_HASH } from "../../audit/canonical.js";
 import { AuditError } from "../../audit/errors.js";
 import type { AuditEvent } from "../../audit/event.js";
 import { AuditLog } from "../../audit/store.js";
 import { ChainVerifier, verifyAuditLog, type VerifyResult } from "../../audit/verify.js";
+import { hashRow, removeTempDirs, rowOf, tamper as tamperWith, tempDir, type Row } from "./helpers/signed-log.js";
 
-const dirs: string[] = [];
-test.after.always(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+test.after.always(removeTempDirs);
 
 const N = 10;
 
 /** A closed log of N events with distinct fields, and the events as appended. */
 function makeLog(): { path: string; events: AuditEvent[] } {
-  const dir = mkdtempSync(join(tmpdir(), "audit-verify-"));
-  dirs.push(dir);
+  const dir = tempDir("audit-verify-");
   const path = join(dir, "audit.db");
   let now = Date.UTC(2026, 10, 22, 10, 0, 0, 0);
   const log = AuditLog.open(path, { clock: () => new Date((now += 1000)) });
@@ -41,35 +36,8 @@ function makeLog(): { path: string; events: AuditEvent[] } {
   return { path, events };
 }
 
-/** Tampers with the file the way an attacker with write access would: triggers dropped first. */
-function tamper(path: string, fn: (db: Database.Database) => void): void {
-  const db = new Database(path);
-  db.exec("DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;");
-  fn(db);
-  db.close();
-}
-
-type Row = Record<string, string | number>;
-
-function rowOf(db: Database.Database, seq: number): Row {
-  return db.prepare("SELECT * FROM events WHERE seq = ?").get(seq) as Row;
-}
-
-/** The hash a forger would compute for a row. */
-function hashRow(r: Row): string {
-  return computeEventHash({
-    seq: r.seq as number,
-    ts: r.ts as string,
-    component: r.component as string,
-    action: r.action as string,
-    outcome: r.outcome as string,
-    actor: r.actor as string,
-    subject: r.subject as string,
-    reason: r.reason as string,
-    detailsJson: r.details as string,
-    prev_hash: r.prev_hash as string,
-  });
-}
+/** Only the events' guards dropped: the trigger warnings test expects exactly those two missing. */
+const tamper = (path: string, fn: (db: Database.Database) => void): void => tamperWith(path, fn, ["events_no_update", "events_no_delete"]);
 
 function insertRow(db: Database.Database, r: Row): void {
   db.prepare(
@@ -96,8 +64,7 @@ test("an untouched log verifies", (t) => {
 });
 
 test("an empty log verifies with the genesis head", (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "audit-verify-"));
-  dirs.push(dir);
+  const dir = tempDir("audit-verify-");
   const path = join(dir, "empty.db");
   AuditLog.open(path).close();
   const result = verifyAuditLog(path);
@@ -272,8 +239,7 @@ test("ChainVerifier takes rows from anywhere and stops at the first failure", (t
 });
 
 test("verify refuses missing files and foreign databases", (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "audit-verify-"));
-  dirs.push(dir);
+  const dir = tempDir("audit-verify-");
   t.is(t.throws(() => verifyAuditLog(join(dir, "nope.db")), { instanceOf: AuditError })?.code, "not_found");
   const other = join(dir, "other.db");
   const db = new Database(other);

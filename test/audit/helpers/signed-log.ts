@@ -60,12 +60,12 @@ export function makeSignedLog(n: number, o: Partial<CheckpointOptions> & { clock
   return { dir, path, keysFile: defaultTrustedKeysPath(path), key, events };
 }
 
-/** Opens the file as an attacker with write access would: the guard triggers dropped first. */
-export function tamper(path: string, fn: (db: Database.Database) => void): void {
+const GUARD_TRIGGERS = ["events_no_update", "events_no_delete", "checkpoints_no_update", "checkpoints_no_delete", "archive_anchor_update", "archive_anchor_no_delete", "archive_anchor_insert"];
+
+/** Opens the file as an attacker with write access would: the guard triggers (all, or those named) dropped first. */
+export function tamper(path: string, fn: (db: Database.Database) => void, triggers: readonly string[] = GUARD_TRIGGERS): void {
   const db = new Database(path);
-  for (const name of ["events_no_update", "events_no_delete", "checkpoints_no_update", "checkpoints_no_delete", "archive_anchor_update", "archive_anchor_no_delete", "archive_anchor_insert"]) {
-    db.exec(`DROP TRIGGER IF EXISTS ${name}`);
-  }
+  for (const name of triggers) db.exec(`DROP TRIGGER IF EXISTS ${name}`);
   fn(db);
   db.close();
 }
