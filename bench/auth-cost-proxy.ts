@@ -8,21 +8,16 @@
  * Before any timing, every route is probed: 200 with the app's body with its
  * credential, 401 without one on each protected route.
  */
-import { writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { join } from "node:path";
-import { stringify } from "yaml";
-import { CertificateAuthority, chainPem } from "../pki/ca.js";
-import { generateKeyPair, privateKeyToPem } from "../pki/keys.js";
-import { SdsServer } from "../sds-server/server.js";
 import { APP_BODY_BYTES, authnBlock, basicAuthorization, BASIC_USERS, makeJwt, signHmac, type Credentials, type RouteCounts, type RouteName } from "./auth-cost-setup.js";
-import { BENCH_PASSPHRASE, BENCH_TRUST_DOMAIN } from "./lib/ca-setup.js";
-import { allowedCpus, startPeer, type PeerProcess } from "./lib/process.js";
+import { httpGet } from "./lib/http-get.js";
+import { SdsIdentities } from "./lib/identities.js";
+import { freePort, listenerPort, meshProxyConfig, startMeshProxy } from "./lib/mesh-proxy.js";
+import { splitCpus, startPeer, type PeerProcess } from "./lib/process.js";
 import type { BenchContext } from "./lib/types.js";
-import { freePort } from "./proxy-pair-setup.js";
 
-export const INGRESS_ID = `spiffe://${BENCH_TRUST_DOMAIN}/ns/bench/sa/auth-ingress`;
 const WORKLOAD = "auth-ingress";
+export const INGRESS_ID = SdsIdentities.spiffeId(WORKLOAD);
 /** Routes the load runs use (basic-cold is measured in-process only). */
 export const PROXY_ROUTES: readonly RouteName[] = ["open", "jwt-es", "jwt-rs", "hmac", "basic", "key"];
 
@@ -43,76 +38,23 @@ export interface AuthTopology {
   counts(): Promise<Record<string, RouteCounts>>;
 }
 
-export interface HttpReply {
-  status: number;
-  body: string;
-}
-
-/** One GET (no keep-alive) with headers. */
-export function httpGet(url: string, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<HttpReply> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: "GET", headers, agent: false, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-function proxyConfig(c: Credentials, sdsSocket: string, adminPort: number, appPort: number): object {
+function ingressListener(c: Credentials): object {
   return {
-    name: WORKLOAD,
-    sds: { socket: sdsSocket, trust_domain: BENCH_TRUST_DOMAIN, wait_timeout: "20s" },
-    admin: { listen: `127.0.0.1:${adminPort}` },
-    // no access log: it would cost the same on every route and only add noise
-    access_log: "off",
-    drain_timeout: "1s",
-    listeners: [
-      {
-        name: "ingress",
-        kind: "ingress",
-        listen: "127.0.0.1:0",
-        filters: [{ authn: authnBlock(c) }],
-        routes: PROXY_ROUTES.map((r) => ({ name: r, match: { path: { prefix: `/${r}/` } }, cluster: "local_app" })),
-      },
-    ],
-    clusters: [{ name: "local_app", endpoints: [`127.0.0.1:${appPort}`] }],
+    name: "ingress",
+    kind: "ingress",
+    listen: "127.0.0.1:0",
+    filters: [{ authn: authnBlock(c) }],
+    routes: PROXY_ROUTES.map((r) => ({ name: r, match: { path: { prefix: `/${r}/` } }, cluster: "local_app" })),
   };
-}
-
-async function serveIdentity(ctx: BenchContext, dir: string): Promise<SdsServer> {
-  const ca = CertificateAuthority.init(join(dir, "ca"), { trustDomain: BENCH_TRUST_DOMAIN, passphrase: BENCH_PASSPHRASE, keyType: "ec-p256" });
-  let bundle: string;
-  let chain: string;
-  let keyPem: string;
-  try {
-    const keys = generateKeyPair("ec-p256");
-    const svid = ca.issue({ spiffeId: INGRESS_ID, publicKey: keys.publicKey, kind: "workload", ttlSeconds: 3 * 3600 });
-    bundle = ca.bundlePem();
-    chain = chainPem(svid.chainDer);
-    keyPem = privateKeyToPem(keys.privateKey);
-  } finally {
-    ca.close();
-  }
-  const sds = new SdsServer({ dir: join(dir, "sds") });
-  ctx.onCleanup(() => sds.close());
-  await sds.addWorkload(WORKLOAD);
-  sds.setSecrets(WORKLOAD, { default: { certificateChainPem: chain, privateKeyPem: keyPem }, ROOTCA: { trustedCaPem: bundle } });
-  return sds;
 }
 
 export async function startAuthProxy(ctx: BenchContext, c: Credentials): Promise<AuthTopology> {
   const dir = ctx.tempDir("auth-cost-proxy-");
   // The proxy gets the last allowed CPU to itself, the app and the load generator the others: the proxy is
   // then what limits the rate, and its own clients do not take turns on its core.
-  const cpus = allowedCpus();
-  const split = cpus !== undefined && cpus.length >= 2;
-  const proxyCpu = split ? String(cpus[cpus.length - 1]) : undefined;
-  const clientCpus = split ? cpus.slice(0, -1).join(",") : undefined;
+  const split = splitCpus();
+  const proxyCpu = split?.target;
+  const clientCpus = split?.clients;
   const placement = split
     ? `proxy pinned to CPU ${proxyCpu}, app and load generator to CPU ${clientCpus} (taskset); other processes on the machine are not held off either`
     : "not pinned (taskset is missing or only one CPU is allowed): proxy, app and load generator share the CPUs";
@@ -128,21 +70,12 @@ export async function startAuthProxy(ctx: BenchContext, c: Credentials): Promise
   const appPort = (app.ready as { port: number }).port;
 
   ctx.log("issuing the ingress identity (in-process CA) and serving it over SDS");
-  const sds = await serveIdentity(ctx, dir);
-  const file = join(dir, "ingress.yaml");
-  writeFileSync(file, stringify(proxyConfig(c, sds.socketPath(WORKLOAD), await freePort(), appPort)));
-  const readyFile = join(dir, "ingress.ready.json");
+  const sdsSocket = await new SdsIdentities(ctx, dir).socketFor(WORKLOAD);
+  // no access log: it would cost the same on every route and only add noise
+  const config = meshProxyConfig({ name: WORKLOAD, sdsSocket, adminPort: await freePort(), listeners: [ingressListener(c)], clusters: [{ name: "local_app", endpoints: [`127.0.0.1:${appPort}`] }] });
   ctx.log("starting mesh proxy (ingress listener, authn filter)");
-  const proxy = await startPeer({
-    command: process.execPath,
-    args: [...ctx.peerNodeFlags, join(ctx.repoRoot, "dist/cli/main.js"), "proxy", "--config", file, "--ready-file", readyFile, "--log-level", "warn"],
-    readyFile,
-    readyTimeoutMs: 30_000,
-    cpuList: proxyCpu,
-  });
-  ctx.onCleanup(() => proxy.stop());
-  const port = (proxy.ready as { listeners?: Record<string, number> }).listeners?.ingress;
-  if (typeof port !== "number" || port <= 0) throw new Error(`the proxy's ready file names no ingress port: ${JSON.stringify(proxy.ready)}`);
+  const proxy = await startMeshProxy(ctx, { dir, name: "ingress", config, cpuList: proxyCpu });
+  const port = listenerPort(proxy, "ingress");
   const origin = `http://127.0.0.1:${port}`;
   const tokens = { es: makeJwt(c, "ES256"), rs: makeJwt(c, "RS256") };
   const fixed: Partial<Record<RouteName, Record<string, string>>> = {

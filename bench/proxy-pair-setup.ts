@@ -10,14 +10,13 @@
  */
 import { LEAN_ENV, LEAN_NODE_FLAGS } from "../cli/demo/children.js";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { get } from "node:http";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import { stringify } from "yaml";
 import { CertificateAuthority, chainPem } from "../pki/ca.js";
 import { generateKeyPair, privateKeyToPem, writeSecretFile } from "../pki/keys.js";
 import { SdsServer } from "../sds-server/server.js";
 import { BENCH_PASSPHRASE, BENCH_TRUST_DOMAIN } from "./lib/ca-setup.js";
+import { httpGet } from "./lib/http-get.js";
+import { freePort, listenerPort, meshProxyConfig, startMeshProxy } from "./lib/mesh-proxy.js";
 import { nginxInboundConfig, nginxOutboundConfig, startNginx, type NginxProcess, type NginxTls } from "./lib/nginx.js";
 import { startPeer, type PeerProcess } from "./lib/process.js";
 import type { BenchContext } from "./lib/types.js";
@@ -49,33 +48,6 @@ export interface PairTopology {
   counts(): Promise<AppCounts>;
 }
 
-/** A port the OS just handed out and released (nginx cannot report the port it got for :0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** GET a URL over plain HTTP (no keep-alive), whole body. */
-export function httpGet(url: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { agent: false, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on("error", reject);
-  });
-}
-
 interface Issued {
   chainPem: string;
   keyPem: string;
@@ -95,42 +67,9 @@ function writeTls(dir: string, name: string, c: Issued, caFile: string): NginxTl
   return { certFile, keyFile, caFile };
 }
 
-function sidecarConfig(name: string, sdsSocket: string, adminPort: number, listener: object, cluster: object): object {
-  return {
-    name,
-    sds: { socket: sdsSocket, trust_domain: BENCH_TRUST_DOMAIN, wait_timeout: "20s" },
-    admin: { listen: `127.0.0.1:${adminPort}` },
-    // nginx runs with access_log off: the same here, so both sides do the same work
-    access_log: "off",
-    drain_timeout: "1s",
-    listeners: [listener],
-    clusters: [cluster],
-  };
-}
-
-async function startSidecar(ctx: BenchContext, dir: string, name: string, config: object): Promise<PeerProcess> {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, stringify(config));
-  const readyFile = join(dir, `${name}.ready.json`);
-  const mesh = join(ctx.repoRoot, "dist/cli/main.js");
-  const peer = await startPeer({
-    command: process.execPath,
-    // as `mesh up` and docs/proxy.md run sidecars: a small young generation, few malloc arenas
-    args: [...LEAN_NODE_FLAGS, ...ctx.peerNodeFlags, mesh, "proxy", "--config", file, "--ready-file", readyFile, "--log-level", "warn"],
-    env: { ...process.env, ...LEAN_ENV },
-    readyFile,
-    readyTimeoutMs: 30_000,
-  });
-  ctx.onCleanup(() => peer.stop());
-  return peer;
-}
-
-function listenerPort(peer: PeerProcess, listener: string): number {
-  const r = peer.ready as { listeners?: Record<string, number> };
-  const port = r.listeners?.[listener];
-  if (typeof port !== "number" || port <= 0) throw new Error(`sidecar ready file has no port for listener ${listener}: ${JSON.stringify(r)}`);
-  return port;
-}
+// as `mesh up` and docs/proxy.md run sidecars: a small young generation, few malloc arenas
+const startSidecar = (ctx: BenchContext, dir: string, name: string, config: object): Promise<PeerProcess> =>
+  startMeshProxy(ctx, { dir, name, config, nodeFlags: LEAN_NODE_FLAGS, env: { ...process.env, ...LEAN_ENV } });
 
 export async function startTopology(ctx: BenchContext, nginxBin: string): Promise<PairTopology> {
   const dir = ctx.tempDir("proxy-pair-");
@@ -169,28 +108,29 @@ export async function startTopology(ctx: BenchContext, nginxBin: string): Promis
     ctx,
     dir,
     "pair-server",
-    sidecarConfig(
-      "pair-server",
-      sds.socketPath("pair-server"),
-      await freePort(),
-      { name: "inbound", kind: "inbound", listen: "127.0.0.1:0", routes: [{ name: "app", match: { path: { prefix: "/" } }, cluster: "local_app" }] },
-      { name: "local_app", endpoints: [`127.0.0.1:${appPort}`] },
-    ),
+    // nginx runs with access_log off: the sidecars do too, so both sides do the same work
+    meshProxyConfig({
+      name: "pair-server",
+      sdsSocket: sds.socketPath("pair-server"),
+      adminPort: await freePort(),
+      listeners: [{ name: "inbound", kind: "inbound", listen: "127.0.0.1:0", routes: [{ name: "app", match: { path: { prefix: "/" } }, cluster: "local_app" }] }],
+      clusters: [{ name: "local_app", endpoints: [`127.0.0.1:${appPort}`] }],
+    }),
   );
-  const bPort = listenerPort(sidecarB, "inbound");
+  const bPort = listenerPort(sidecarB, "inbound", "sidecar B");
   const sidecarA = await startSidecar(
     ctx,
     dir,
     "pair-client",
-    sidecarConfig(
-      "pair-client",
-      sds.socketPath("pair-client"),
-      await freePort(),
-      { name: "outbound", kind: "outbound", listen: "127.0.0.1:0", routes: [{ name: "to-server", match: { path: { prefix: "/" } }, cluster: "pair_server" }] },
-      { name: "pair_server", endpoints: [`127.0.0.1:${bPort}`], spiffe_id: SERVER_ID },
-    ),
+    meshProxyConfig({
+      name: "pair-client",
+      sdsSocket: sds.socketPath("pair-client"),
+      adminPort: await freePort(),
+      listeners: [{ name: "outbound", kind: "outbound", listen: "127.0.0.1:0", routes: [{ name: "to-server", match: { path: { prefix: "/" } }, cluster: "pair_server" }] }],
+      clusters: [{ name: "pair_server", endpoints: [`127.0.0.1:${bPort}`], spiffe_id: SERVER_ID }],
+    }),
   );
-  const aPort = listenerPort(sidecarA, "outbound");
+  const aPort = listenerPort(sidecarA, "outbound", "sidecar A");
 
   ctx.log(`starting nginx B (ssl_verify_client) and A (proxy_ssl_verify), ${NGINX_WORKERS} worker each`);
   const certDir = join(dir, "nginx-certs");

@@ -8,9 +8,8 @@
  *
  * `node waf-corpus-app.js READY_FILE` writes {port, pid} to READY_FILE.
  */
-import { writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import { fixedBody } from "./lib/counting-app.js";
+import type { IncomingMessage } from "node:http";
+import { fixedBody, serveCountingApp } from "./lib/counting-app.js";
 
 export const APP_BODY_BYTES = 100;
 export const COUNTS_PATH = "/__waf_bench_counts";
@@ -28,47 +27,27 @@ export interface AppCounts extends PathCounts {
 const MAX_PATHS = 32;
 
 function main(readyFile: string): void {
-  const body = fixedBody("waf bench: the app behind the proxy answered.", APP_BODY_BYTES);
   // no prototype: corpus paths such as "/__proto__" are just keys
   const counts: AppCounts = { requests: 0, bodyBytes: 0, paths: Object.create(null) as Record<string, PathCounts> };
   let pathCount = 0;
-  // corpus requests may be odd (long headers, strange methods): accept what the proxy forwards
-  const server = createServer({ insecureHTTPParser: true, maxHeaderSize: 256 * 1024 }, (req, res) => {
-    if (req.url === COUNTS_PATH) {
-      const text = JSON.stringify(counts);
-      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-      res.end(text);
-      return;
+  const count = (req: IncomingMessage, bytes: number): void => {
+    counts.requests++;
+    counts.bodyBytes += bytes;
+    let path = (req.url ?? "").split("?")[0]!.slice(0, 200);
+    if (counts.paths[path] === undefined && pathCount >= MAX_PATHS) path = "(other)";
+    let p = counts.paths[path];
+    if (p === undefined) {
+      p = counts.paths[path] = { requests: 0, bodyBytes: 0 };
+      pathCount++;
     }
-    let bytes = 0;
-    req.on("data", (chunk: Buffer) => (bytes += chunk.length));
-    req.on("end", () => {
-      counts.requests++;
-      counts.bodyBytes += bytes;
-      let path = (req.url ?? "").split("?")[0]!.slice(0, 200);
-      if (counts.paths[path] === undefined && pathCount >= MAX_PATHS) path = "(other)";
-      let p = counts.paths[path];
-      if (p === undefined) {
-        p = counts.paths[path] = { requests: 0, bodyBytes: 0 };
-        pathCount++;
-      }
-      p.requests++;
-      p.bodyBytes += bytes;
-      res.writeHead(200, { "content-type": "text/plain", "content-length": body.length });
-      res.end(body);
-    });
-    req.on("error", () => res.destroy());
-  });
-  server.keepAliveTimeout = 120_000;
-  server.headersTimeout = 125_000;
-  server.requestTimeout = 0;
-  server.listen(0, "127.0.0.1", () => {
-    const a = server.address();
-    writeFileSync(readyFile, JSON.stringify({ port: typeof a === "object" && a ? a.port : 0, pid: process.pid }) + "\n");
-  });
-  process.once("SIGTERM", () => {
-    server.closeAllConnections();
-    server.close(() => process.exit(0));
+    p.requests++;
+    p.bodyBytes += bytes;
+  };
+  serveCountingApp(readyFile, fixedBody("waf bench: the app behind the proxy answered.", APP_BODY_BYTES), () => counts, count, {
+    countsPath: COUNTS_PATH,
+    // corpus requests may be odd (long headers, strange methods): accept what the proxy forwards
+    server: { insecureHTTPParser: true, maxHeaderSize: 256 * 1024, requestTimeout: 0 },
+    readBody: true,
   });
 }
 

@@ -2,31 +2,27 @@
  * What the WAF benchmarks (waf-corpus, waf-speed) put on the machine: the
  * app that answers 200 to everything (own process), and `mesh proxy`
  * processes with one ingress listener (plain HTTP, one route matching every
- * host and path → the app) and a `waf` filter block. A sidecar waits for an
- * identity before it listens, so an in-process CA issues one per proxy and
- * an in-process SdsServer hands them over as an agent would.
+ * host and path → the app) and a `waf` filter block, their identities from
+ * bench/lib/identities.ts.
  *
  * The rules come from a snapshot of waf-rules/ taken once per benchmark:
  * other people edit those files while benchmarks run, and the proxy and the
  * in-process engine must judge with the same rules.
  */
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
+import { copyFileSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stringify } from "yaml";
-import { CertificateAuthority, chainPem } from "../pki/ca.js";
-import { generateKeyPair, privateKeyToPem } from "../pki/keys.js";
 import type { CompiledRule } from "../proxy/waf/compile.js";
 import { loadRules } from "../proxy/waf/rule-file.js";
 import { bundledRulesDir } from "../proxy/waf/settings.js";
-import { SdsServer } from "../sds-server/server.js";
 import { COUNTS_PATH, type AppCounts } from "./waf-corpus-app.js";
-import { BENCH_PASSPHRASE, BENCH_TRUST_DOMAIN } from "./lib/ca-setup.js";
+import { httpGet } from "./lib/http-get.js";
+import type { SdsIdentities } from "./lib/identities.js";
+import { freePort, listenerPort, meshProxyConfig, startMeshProxy } from "./lib/mesh-proxy.js";
 import { startPeer, type PeerProcess } from "./lib/process.js";
 import type { BenchContext } from "./lib/types.js";
-import { freePort } from "./proxy-pair-setup.js";
 
 export interface RulesSnapshot {
   /** Directory holding the copied rule files. */
@@ -108,57 +104,7 @@ export async function startWafApp(ctx: BenchContext, cpuList: string | undefined
   const peer = await startPeer({ command: process.execPath, args: [join(ctx.repoRoot, "dist/bench/waf-corpus-app.js"), readyFile], readyFile, readyTimeoutMs: 15_000, cpuList });
   ctx.onCleanup(() => peer.stop());
   const port = (peer.ready as { port: number }).port;
-  return { peer, port, counts: async () => JSON.parse((await getText(port, COUNTS_PATH)).body) as AppCounts };
-}
-
-/** One GET with no keep-alive. */
-export function getText(port: number, path: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, method: "GET", agent: false, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error(`GET ${path} timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-/** Identities for the proxies: one CA, one SdsServer, one workload per proxy. */
-export class WafIdentities {
-  private sds: SdsServer | undefined;
-  private readonly caDir: string;
-
-  constructor(
-    private readonly ctx: BenchContext,
-    private readonly dir: string,
-  ) {
-    this.caDir = join(dir, "ca");
-  }
-
-  /** Issues an SVID for `workload` and returns the SDS socket that serves it. */
-  async socketFor(workload: string): Promise<string> {
-    if (!this.sds) {
-      CertificateAuthority.init(this.caDir, { trustDomain: BENCH_TRUST_DOMAIN, passphrase: BENCH_PASSPHRASE, keyType: "ec-p256" }).close();
-      const sds = new SdsServer({ dir: join(this.dir, "sds") });
-      this.ctx.onCleanup(() => sds.close());
-      this.sds = sds;
-    }
-    const ca = CertificateAuthority.open(this.caDir, { passphrase: BENCH_PASSPHRASE });
-    let secrets;
-    try {
-      const keys = generateKeyPair("ec-p256");
-      const svid = ca.issue({ spiffeId: `spiffe://${BENCH_TRUST_DOMAIN}/ns/bench/sa/${workload}`, publicKey: keys.publicKey, kind: "workload", ttlSeconds: 3 * 3600 });
-      secrets = { default: { certificateChainPem: chainPem(svid.chainDer), privateKeyPem: privateKeyToPem(keys.privateKey) }, ROOTCA: { trustedCaPem: ca.bundlePem() } };
-    } finally {
-      ca.close();
-    }
-    await this.sds.addWorkload(workload);
-    this.sds.setSecrets(workload, secrets);
-    return this.sds.socketPath(workload);
-  }
+  return { peer, port, counts: async () => JSON.parse((await httpGet(`http://127.0.0.1:${port}${COUNTS_PATH}`)).body) as AppCounts };
 }
 
 export interface WafProxyOptions {
@@ -179,9 +125,7 @@ export interface WafProxy {
 }
 
 /** `mesh proxy` with one ingress listener, the waf filter (if any) and one catch-all route to the app. */
-export async function startWafProxy(ctx: BenchContext, ids: WafIdentities, o: WafProxyOptions): Promise<WafProxy> {
-  const dir = ctx.tempDir(`waf-proxy-${o.name}-`);
-  mkdirSync(dir, { recursive: true });
+export async function startWafProxy(ctx: BenchContext, ids: SdsIdentities, o: WafProxyOptions): Promise<WafProxy> {
   const listener = {
     name: "ingress",
     kind: "ingress",
@@ -189,28 +133,8 @@ export async function startWafProxy(ctx: BenchContext, ids: WafIdentities, o: Wa
     filters: o.waf ? [{ waf: o.waf }] : [],
     routes: [{ name: "all", cluster: "app" }],
   };
-  const config = {
-    name: o.name,
-    sds: { socket: await ids.socketFor(o.name), trust_domain: BENCH_TRUST_DOMAIN, wait_timeout: "20s" },
-    admin: { listen: `127.0.0.1:${await freePort()}` },
-    // no access log and no audit database: both would cost the same with and without the WAF
-    access_log: "off",
-    drain_timeout: "1s",
-    listeners: [listener],
-    clusters: [{ name: "app", endpoints: [`127.0.0.1:${o.appPort}`] }],
-  };
-  const file = join(dir, "proxy.yaml");
-  writeFileSync(file, stringify(config));
-  const readyFile = join(dir, "ready.json");
-  const peer = await startPeer({
-    command: process.execPath,
-    args: [...ctx.peerNodeFlags, join(ctx.repoRoot, "dist/cli/main.js"), "proxy", "--config", file, "--ready-file", readyFile, "--log-level", "warn"],
-    readyFile,
-    readyTimeoutMs: 30_000,
-    cpuList: o.cpuList,
-  });
-  ctx.onCleanup(() => peer.stop());
-  const port = (peer.ready as { listeners?: Record<string, number> }).listeners?.ingress;
-  if (typeof port !== "number" || port <= 0) throw new Error(`proxy ${o.name}: the ready file names no ingress port: ${JSON.stringify(peer.ready)}`);
-  return { name: o.name, port, peer, listenerYaml: stringify({ filters: listener.filters, routes: listener.routes }).trim() };
+  // no access log and no audit database: both would cost the same with and without the WAF
+  const config = meshProxyConfig({ name: o.name, sdsSocket: await ids.socketFor(o.name), adminPort: await freePort(), listeners: [listener], clusters: [{ name: "app", endpoints: [`127.0.0.1:${o.appPort}`] }] });
+  const peer = await startMeshProxy(ctx, { dir: ctx.tempDir(`waf-proxy-${o.name}-`), name: "proxy", config, cpuList: o.cpuList });
+  return { name: o.name, port: listenerPort(peer, "ingress", `proxy ${o.name}`), peer, listenerYaml: stringify({ filters: listener.filters, routes: listener.routes }).trim() };
 }

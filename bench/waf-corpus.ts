@@ -9,14 +9,15 @@
  * `quiet` requests blocked. The proxy's verdicts are compared with the
  * in-process engine's on the same rule snapshot.
  */
-import { allowedCpus } from "./lib/process.js";
+import { SdsIdentities } from "./lib/identities.js";
+import { splitCpus } from "./lib/process.js";
 import { fmt } from "./lib/stats.js";
 import type { Benchmark, BenchContext, Row, Section } from "./lib/types.js";
 import { headline, isBlockedStatus, loadCorpus, pct, tally, type CorpusEntry } from "./lib/waf-corpus.js";
 import { evaluateCorpus } from "./waf-corpus-inproc.js";
 import { differenceMarkdown, differences, familyTable, goalRows, goalTable, headlineTable, noResponse, noResponseList, referenceOddities, replayTable, type LevelRun } from "./waf-corpus-report.js";
 import { outcomeBlocked, replayAll, replayOne } from "./waf-corpus-replay.js";
-import { describeRules, snapshotRules, startWafApp, startWafProxy, WafIdentities, type WafProxy } from "./waf-corpus-setup.js";
+import { describeRules, snapshotRules, startWafApp, startWafProxy, type WafProxy } from "./waf-corpus-setup.js";
 
 const LEVELS = [1, 2] as const;
 /** Corpus requests replayed once, untimed, before each replay. */
@@ -51,12 +52,11 @@ export const wafCorpus: Benchmark = {
     ctx.log(`${entries.length} requests; rules ${snap.files.join(", ")} (${snap.rules.length} rules, ${snap.digest})`);
 
     // the proxies get the last CPU, the app the others; the replay client (this process) is not pinned
-    const cpus = allowedCpus();
-    const split = cpus !== undefined && cpus.length >= 2;
-    const proxyCpu = split ? String(cpus[cpus.length - 1]) : undefined;
-    const appCpus = split ? cpus.slice(0, -1).join(",") : undefined;
+    const split = splitCpus();
+    const proxyCpu = split?.target;
+    const appCpus = split?.clients;
     const app = await startWafApp(ctx, appCpus);
-    const ids = new WafIdentities(ctx, ctx.tempDir("waf-corpus-ids-"));
+    const ids = new SdsIdentities(ctx, ctx.tempDir("waf-corpus-ids-"));
     const proxies: WafProxy[] = [];
     for (const pl of LEVELS) {
       ctx.log(`starting mesh proxy with waf {mode: block, paranoia: ${pl}}`);

@@ -9,18 +9,18 @@
  * attack with 403. Each kind has its own path, and the app's counters per
  * path show it saw every request wrk completed, each with its whole body.
  */
-import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { SdsIdentities } from "./lib/identities.js";
+import { freePort } from "./lib/mesh-proxy.js";
 import { startModsecNginx, type ModSecInstall } from "./lib/modsecurity.js";
 import type { NginxProcess } from "./lib/nginx.js";
-import { allowedCpus, hasTaskset, processCpuSeconds } from "./lib/process.js";
+import { pinProcess, processCpuSeconds, splitCpus } from "./lib/process.js";
 import type { BenchContext } from "./lib/types.js";
 import { runWrk } from "./lib/wrk.js";
-import { freePort } from "./proxy-pair-setup.js";
 import { replayOne } from "./waf-corpus-replay.js";
-import { startWafApp, startWafProxy, WafIdentities, type RulesSnapshot, type WafApp, type WafProxy } from "./waf-corpus-setup.js";
+import { startWafApp, startWafProxy, type RulesSnapshot, type WafApp, type WafProxy } from "./waf-corpus-setup.js";
 import { ATTACK_PATH, KINDS, rawRequest, requestSpec, wrkHeaders, wrkScript, type Kind } from "./waf-speed-requests.js";
 
 export type Target = "direct" | "waf-off" | "waf-on" | "modsec";
@@ -84,25 +84,15 @@ function targetCpu(t: SpeedTopology, target: Target): number {
   }
 }
 
-/** Pins a running process and all its threads (taskset -a -p). */
-function pin(pid: number, cpuList: string): void {
-  try {
-    execFileSync("taskset", ["-a", "-p", "-c", cpuList, String(pid)], { stdio: "ignore" });
-  } catch {
-    // gone or not allowed: the placement line says what was intended
-  }
-}
-
 export async function startSpeedTopology(ctx: BenchContext, snap: RulesSnapshot, install: ModSecInstall, nginxWorkers: number): Promise<SpeedTopology> {
-  const cpus = hasTaskset() ? allowedCpus() : undefined;
-  const split = cpus !== undefined && cpus.length >= 2;
-  const targetCpus = split ? String(cpus[cpus.length - 1]) : undefined;
-  const clientCpus = split ? cpus.slice(0, -1).join(",") : undefined;
+  const split = splitCpus();
+  const targetCpus = split?.target;
+  const clientCpus = split?.clients;
   const placement = split
     ? `the target under load (proxy or nginx master + worker) pinned to CPU ${targetCpus}; the app and wrk to CPU ${clientCpus} (taskset), so "app directly" shares its CPU with wrk`
     : "nothing pinned (taskset missing or a single CPU): targets, app and wrk share the CPUs";
   const app = await startWafApp(ctx, clientCpus);
-  const ids = new WafIdentities(ctx, ctx.tempDir("waf-speed-ids-"));
+  const ids = new SdsIdentities(ctx, ctx.tempDir("waf-speed-ids-"));
   ctx.log("starting mesh proxy, WAF off");
   const off = await startWafProxy(ctx, ids, { name: "waf-speed-off", appPort: app.port, waf: { mode: "off", rules: snap.dir }, cpuList: targetCpus });
   ctx.log("starting mesh proxy, WAF on");
@@ -112,7 +102,7 @@ export async function startSpeedTopology(ctx: BenchContext, snap: RulesSnapshot,
   const nginxPort = await freePort();
   const nginx = await startModsecNginx(install, { prefix: nginxPrefix, workers: nginxWorkers, listenPort: nginxPort, appPort: app.port, paranoia: 1, threshold: 5 });
   ctx.onCleanup(() => nginx.stop());
-  if (targetCpus) for (const pid of [nginx.pid, ...nginx.workers()]) pin(pid, targetCpus);
+  if (targetCpus) for (const pid of [nginx.pid, ...nginx.workers()]) pinProcess(pid, targetCpus); // a refusal: the placement line says what was intended
   return {
     app,
     ports: { direct: app.port, "waf-off": off.port, "waf-on": on.port, modsec: nginxPort },

@@ -11,7 +11,7 @@
 import { ensureDebianTool, findExecutable } from "./lib/debian-tools.js";
 import { crsVersion, ensureModSecurity } from "./lib/modsecurity.js";
 import { nginxVersion } from "./lib/nginx.js";
-import { allowedCpus, hasTaskset, pinSelf } from "./lib/process.js";
+import { pinSelf, splitCpus } from "./lib/process.js";
 import { fmt, fmtRuns } from "./lib/stats.js";
 import type { Benchmark, BenchContext, Section } from "./lib/types.js";
 import { describeRules, snapshotRules } from "./waf-corpus-setup.js";
@@ -48,8 +48,8 @@ export const wafSpeed: Benchmark = {
     ctx.log(`rules ${snap.files.join(", ")} (${snap.rules.length} rules, ${snap.digest})`);
 
     // in process first, on the last CPU, before any peer runs
-    const cpus = hasTaskset() ? allowedCpus() : undefined;
-    const unpin = cpus && cpus.length >= 2 ? pinSelf(String(cpus[cpus.length - 1])) : undefined;
+    const cpus = splitCpus();
+    const unpin = cpus ? pinSelf(cpus.target) : undefined;
     ctx.log("in-process inspection times");
     let inproc: InprocResult;
     let costs: Record<Kind, CostBreakdown>;

@@ -36,20 +36,23 @@ export interface ToolResult {
   installed?: boolean;
 }
 
-const canApt = (): boolean => process.getuid?.() === 0 && findExecutable("apt-get") !== undefined;
+/** True when this runs as root with apt-get at hand. */
+export const canApt = (): boolean => process.getuid?.() === 0 && findExecutable("apt-get") !== undefined;
 
-async function aptInstall(pkg: string, log: (m: string) => void): Promise<string | undefined> {
+/** apt-get install of `pkgs`; undefined on success, else the last lines of apt-get's complaint. */
+export async function aptInstall(pkgs: readonly string[], log: (m: string) => void): Promise<string | undefined> {
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const opts = { env, timeout: 5 * 60_000, maxBuffer: 16 * 1024 * 1024 };
+  const install = () => run("apt-get", ["install", "-y", "--no-install-recommends", ...pkgs], opts);
   try {
-    await run("apt-get", ["install", "-y", "--no-install-recommends", pkg], opts);
+    await install();
     return undefined;
   } catch {
     // most often the package lists are missing or stale: refresh them once and try again
     log("apt-get install failed; running apt-get update and trying again");
     try {
       await run("apt-get", ["update"], opts);
-      await run("apt-get", ["install", "-y", "--no-install-recommends", pkg], opts);
+      await install();
       return undefined;
     } catch (err) {
       const e = err as { stderr?: string; message?: string };
@@ -64,7 +67,7 @@ export async function ensureDebianTool(binary: string, pkg: string, log: (m: str
   if (found) return { path: found };
   if (!canApt()) return { why: `${binary} is not installed (Debian/Ubuntu: apt-get install ${pkg})` };
   log(`${binary} not found: apt-get install -y ${pkg}`);
-  const failure = await aptInstall(pkg, log);
+  const failure = await aptInstall([pkg], log);
   const after = findExecutable(binary);
   if (after) return { path: after, installed: true };
   return { why: `${binary} is not installed and apt-get install ${pkg} failed: ${failure ?? "binary still not found"}` };

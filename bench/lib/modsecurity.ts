@@ -13,8 +13,8 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ensureDebianTool, findExecutable } from "./debian-tools.js";
-import { nginxCommon, startNginx, type NginxProcess } from "./nginx.js";
+import { aptInstall, canApt, ensureDebianTool } from "./debian-tools.js";
+import { NGINX_UPSTREAM_POOL, nginxCommon, startNginx, type NginxProcess } from "./nginx.js";
 
 const run = promisify(execFile);
 
@@ -62,33 +62,13 @@ async function packageVersions(): Promise<string> {
   }
 }
 
-async function aptInstall(pkgs: readonly string[], log: (m: string) => void): Promise<string | undefined> {
-  const opts = { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }, timeout: 5 * 60_000, maxBuffer: 16 * 1024 * 1024 };
-  const install = () => run("apt-get", ["install", "-y", "--no-install-recommends", ...pkgs], opts);
-  try {
-    await install();
-    return undefined;
-  } catch {
-    log("apt-get install failed; running apt-get update and trying again");
-    try {
-      await run("apt-get", ["update"], opts);
-      await install();
-      return undefined;
-    } catch (err) {
-      const e = err as { stderr?: string; message?: string };
-      return (e.stderr ?? e.message ?? String(err)).trim().split("\n").slice(-3).join(" ");
-    }
-  }
-}
-
 /** nginx with the ModSecurity module and the CRS, installing the Debian packages when missing and root; else why not. */
 export async function ensureModSecurity(log: (m: string) => void): Promise<{ install?: ModSecInstall; why?: string }> {
   const nginx = await ensureDebianTool("nginx", "nginx", log);
   if (!nginx.path) return { why: nginx.why ?? "nginx is not installed" };
   let found = locate(nginx.path, await packageVersions());
   if (typeof found !== "string") return { install: found };
-  const canApt = process.getuid?.() === 0 && findExecutable("apt-get") !== undefined;
-  if (!canApt) return { why: `${found} (Debian/Ubuntu, as root: apt-get install ${MODSEC_PACKAGES.join(" ")})` };
+  if (!canApt()) return { why: `${found} (Debian/Ubuntu, as root: apt-get install ${MODSEC_PACKAGES.join(" ")})` };
   log(`${found}: apt-get install -y ${MODSEC_PACKAGES.join(" ")}`);
   const failure = await aptInstall(MODSEC_PACKAGES, log);
   found = locate(nginx.path, await packageVersions());
@@ -173,9 +153,7 @@ export function modsecNginxConfig(o: ModsecNginxOptions): string {
 ${nginxCommon(o.prefix, o.workers)}  client_max_body_size 16m;
   upstream app {
     server 127.0.0.1:${o.appPort};
-    keepalive 64;
-    keepalive_requests 1000000;
-    keepalive_timeout 60s;
+    ${NGINX_UPSTREAM_POOL}
   }
   server {
     listen 127.0.0.1:${o.listenPort};

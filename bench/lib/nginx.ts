@@ -62,14 +62,15 @@ http {
 `;
 }
 
-const upstreamPool = "keepalive 64;\n    keepalive_requests 1000000;\n    keepalive_timeout 60s;";
+/** An upstream block's pooled keep-alive connections to its servers. */
+export const NGINX_UPSTREAM_POOL = "keepalive 64;\n    keepalive_requests 1000000;\n    keepalive_timeout 60s;";
 
 /** nginx A: plain HTTP in, mTLS (TLS 1.3) out to B, B's certificate verified for the name in `serverName`. */
 export function nginxOutboundConfig(o: { prefix: string; workers: number; listenPort: number; upstreamPort: number; tls: NginxTls; serverName: string }): string {
   return `${nginxCommon(o.prefix, o.workers)}
   upstream peer_b {
     server 127.0.0.1:${o.upstreamPort};
-    ${upstreamPool}
+    ${NGINX_UPSTREAM_POOL}
   }
   server {
     listen 127.0.0.1:${o.listenPort};
@@ -97,7 +98,7 @@ export function nginxInboundConfig(o: { prefix: string; workers: number; listenP
   return `${nginxCommon(o.prefix, o.workers)}
   upstream app {
     server 127.0.0.1:${o.appPort};
-    ${upstreamPool}
+    ${NGINX_UPSTREAM_POOL}
   }
   server {
     listen 127.0.0.1:${o.listenPort} ssl;

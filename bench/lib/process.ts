@@ -66,20 +66,40 @@ export function allowedCpus(): number[] | undefined {
 }
 
 /**
+ * The last allowed CPU for the process under test, the others for its
+ * clients (taskset lists), or undefined without taskset or with one CPU.
+ */
+export function splitCpus(): { target: string; clients: string } | undefined {
+  const cpus = allowedCpus();
+  return cpus !== undefined && cpus.length >= 2 ? { target: String(cpus[cpus.length - 1]), clients: cpus.slice(0, -1).join(",") } : undefined;
+}
+
+/** Pins a running process and all its threads (taskset -a -p); false when it is gone or taskset refused. */
+export function pinProcess(pid: number, cpuList: string): boolean {
+  try {
+    execFileSync("taskset", ["-a", "-p", "-c", cpuList, String(pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Pins every thread of this process to the given CPU list ("0") and returns a
  * function that restores the previous mask, or undefined when pinning failed.
  */
 export function pinSelf(cpuList: string): (() => void) | undefined {
   const pid = String(process.pid);
+  let before: string | undefined;
   try {
-    const before = execFileSync("taskset", ["-p", pid], { encoding: "utf8" }).trim().split(/\s+/).pop();
-    execFileSync("taskset", ["-a", "-p", "-c", cpuList, pid], { stdio: "ignore" });
-    return () => {
-      if (before) execFileSync("taskset", ["-a", "-p", before, pid], { stdio: "ignore" });
-    };
+    before = execFileSync("taskset", ["-p", pid], { encoding: "utf8" }).trim().split(/\s+/).pop();
   } catch {
     return undefined;
   }
+  if (!pinProcess(process.pid, cpuList)) return undefined;
+  return () => {
+    if (before) execFileSync("taskset", ["-a", "-p", before, pid], { stdio: "ignore" });
+  };
 }
 
 export interface PeerProcess {
