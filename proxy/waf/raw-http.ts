@@ -10,7 +10,7 @@
  */
 import type { WafInput } from "./types.js";
 import { WafInputError } from "./request/errors.js";
-import { trimOws } from "./request/text.js";
+import { hexValue, isOws, isTchar, trimOws } from "./request/text.js";
 
 export { WafInputError, isWafInputError } from "./request/errors.js";
 export type { WafInputErrorCode } from "./request/errors.js";
@@ -18,12 +18,6 @@ export type { WafInputErrorCode } from "./request/errors.js";
 export const MAX_HEADER_BYTES = 64 * 1024;
 export const MAX_HEADERS = 200;
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
-
-/** tchar of RFC 9110, indexed by byte. */
-const TCHAR = new Uint8Array(256);
-for (const ch of "!#$%&'*+-.^_`|~") TCHAR[ch.charCodeAt(0)] = 1;
-for (let b = 0x30; b <= 0x39; b++) TCHAR[b] = 1;
-for (let b = 0x41; b <= 0x5a; b++) TCHAR[b] = TCHAR[b + 0x20] = 1;
 
 export interface RawRequest {
   readonly input: WafInput;
@@ -108,7 +102,7 @@ function requestLine(line: string): { method: string; uri: string; protocol: str
   const uri = line.slice(sp1 + 1, sp2);
   const protocol = line.slice(sp2 + 1);
   for (let i = 0; i < method.length; i++) {
-    if (TCHAR[method.charCodeAt(i)] !== 1) throw new WafInputError("bad_request_line", `invalid method "${clip(method)}"`);
+    if (!isTchar(method.charCodeAt(i))) throw new WafInputError("bad_request_line", `invalid method "${clip(method)}"`);
   }
   // Control characters other than CR/LF and bytes over 0x7f are left in the target for the rules to judge.
   for (let i = 0; i < uri.length; i++) {
@@ -124,7 +118,7 @@ function headerLine(bytes: Buffer, start: number, end: number, headers: [string,
     if (bytes[i] === 0x0d) throw new WafInputError("bad_header", "bare CR in a header line");
   }
   const first = bytes[start]!;
-  if (first === 0x20 || first === 0x09) {
+  if (isOws(first)) {
     // Obsolete line folding: joined to the previous value with one space (RFC 9112 §5.2).
     const prev = headers.pop();
     if (prev === undefined) throw new WafInputError("bad_header", "folded line before any header");
@@ -135,13 +129,13 @@ function headerLine(bytes: Buffer, start: number, end: number, headers: [string,
   if (colon === end) throw new WafInputError("bad_header", `header line without a colon "${clip(bytes.toString("latin1", start, end))}"`);
   if (colon === start) throw new WafInputError("bad_header", "header with an empty name");
   for (let i = start; i < colon; i++) {
-    if (TCHAR[bytes[i]!] !== 1) throw new WafInputError("bad_header", `invalid header name "${clip(bytes.toString("latin1", start, colon))}"`);
+    if (!isTchar(bytes[i]!)) throw new WafInputError("bad_header", `invalid header name "${clip(bytes.toString("latin1", start, colon))}"`);
   }
   const name = bytes.toString("latin1", start, colon).toLowerCase();
   let vs = colon + 1;
   let ve = end;
-  while (vs < ve && (bytes[vs] === 0x20 || bytes[vs] === 0x09)) vs++;
-  while (ve > vs && (bytes[ve - 1] === 0x20 || bytes[ve - 1] === 0x09)) ve--;
+  while (vs < ve && isOws(bytes[vs]!)) vs++;
+  while (ve > vs && isOws(bytes[ve - 1]!)) ve--;
   return [name, bytes.toString("latin1", vs, ve)];
 }
 
@@ -208,7 +202,7 @@ function chunkSizeLine(bytes: Buffer, pos: number, out: { size: number; next: nu
   let size = 0;
   let i = pos;
   for (; i < n && i - pos <= 8; i++) {
-    const v = hexDigit(bytes[i]!);
+    const v = hexValue(bytes[i]!);
     if (v < 0) break;
     size = size * 16 + v;
   }
@@ -224,12 +218,6 @@ function chunkSizeLine(bytes: Buffer, pos: number, out: { size: number; next: nu
     if (lf === -1) throw new WafInputError("incomplete_body", "chunk size line not terminated");
     out.next = lf + 1;
   }
-}
-
-function hexDigit(b: number): number {
-  if (b >= 0x30 && b <= 0x39) return b - 0x30;
-  const l = b | 0x20;
-  return l >= 0x61 && l <= 0x66 ? l - 0x57 : -1;
 }
 
 function clip(s: string): string {

@@ -5,6 +5,7 @@
  * has to stop when told to.
  */
 import type { Arg, Collection, InspectionLimits, LimitExceeded } from "../types.js";
+import type { CollectionMap } from "./collection-map.js";
 
 export class Collector {
   readonly exceeded: LimitExceeded[] = [];
@@ -77,7 +78,7 @@ export class Collector {
   }
 
   /** Puts the collected lists into the map, leaving out empty ones. */
-  finish(m: Map<Collection, readonly Arg[]>): void {
+  finish(m: CollectionMap): void {
     setIf(m, "query_args", this.queryArgs);
     setIf(m, "query_args_names", this.queryNames);
     setIf(m, "body_args", this.bodyArgs);
@@ -121,7 +122,7 @@ export function scalar(name: Collection, value: string): Arg[] {
   return [{ name, value }];
 }
 
-function setIf(m: Map<Collection, readonly Arg[]>, key: Collection, list: readonly Arg[]): void {
+function setIf(m: CollectionMap, key: Collection, list: readonly Arg[]): void {
   if (list.length > 0) m.set(key, list);
 }
 

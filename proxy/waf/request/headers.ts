@@ -3,24 +3,23 @@
  * on ";" and trimmed; values are kept as sent (not decoded), like
  * ModSecurity's REQUEST_COOKIES.
  */
-import type { Arg, Collection } from "../types.js";
+import type { Arg } from "../types.js";
+import type { CollectionMap } from "./collection-map.js";
 import type { Collector } from "./collector.js";
 import { refererSite } from "./referer.js";
+import { isOws } from "./text.js";
 
-export interface HeaderFacts {
-  /** Value of the first Content-Type header, as sent. */
-  readonly contentType: string | undefined;
-}
-
+/** Fills headers, cookies and referer_site; returns the first Content-Type header's value, as sent (no object per request). */
 export function collectHeaders(
   headers: readonly (readonly [string, string])[],
   c: Collector,
-  m: Map<Collection, readonly Arg[]>,
-): HeaderFacts {
+  m: CollectionMap,
+): string | undefined {
   const list: Arg[] = [];
   const names: Arg[] = [];
-  const cookies: Arg[] = [];
-  const cookieNames: Arg[] = [];
+  // most requests carry no cookie: these are made for the first one
+  let cookies: Arg[] | undefined;
+  let cookieNames: Arg[] | undefined;
   let contentType: string | undefined;
   let host: string | undefined;
   let referer: string | undefined;
@@ -38,7 +37,7 @@ export function collectHeaders(
     } else {
       c.exceed("args");
     }
-    if (name === "cookie") parseCookies(value, c, cookies, cookieNames);
+    if (name === "cookie") parseCookies(value, c, (cookies ??= []), (cookieNames ??= []));
     else if (name === "content-type" && contentType === undefined) contentType = value;
     else if (name === "host" && host === undefined) host = value;
     else if (name === "referer" && referer === undefined) referer = value;
@@ -49,11 +48,11 @@ export function collectHeaders(
     m.set("headers", list);
     m.set("headers_names", names);
   }
-  if (cookies.length > 0) {
+  if (cookies !== undefined && cookies.length > 0) {
     m.set("cookies", cookies);
-    m.set("cookies_names", cookieNames);
+    m.set("cookies_names", cookieNames!);
   }
-  return { contentType };
+  return contentType;
 }
 
 function hasUpper(s: string): boolean {
@@ -62,10 +61,6 @@ function hasUpper(s: string): boolean {
     if (ch >= 65 && ch <= 90) return true;
   }
   return false;
-}
-
-function isSpace(ch: number): boolean {
-  return ch === 32 || ch === 9;
 }
 
 /** "a=1; b=2" → cookies a and b; a piece without "=" is a cookie with an empty value. */
@@ -79,8 +74,8 @@ export function parseCookies(v: string, c: Collector, cookies: Arg[], names: Arg
     if (semi === -1) semi = end;
     let s = i;
     let e = semi;
-    while (s < e && isSpace(v.charCodeAt(s))) s++;
-    while (e > s && isSpace(v.charCodeAt(e - 1))) e--;
+    while (s < e && isOws(v.charCodeAt(s))) s++;
+    while (e > s && isOws(v.charCodeAt(e - 1))) e--;
     if (e > s) {
       if (cookies.length >= c.maxArgs) {
         c.exceed("args");
@@ -91,9 +86,9 @@ export function parseCookies(v: string, c: Collector, cookies: Arg[], names: Arg
       let value: string;
       if (eq !== -1 && eq < e) {
         let ne = eq;
-        while (ne > s && isSpace(v.charCodeAt(ne - 1))) ne--;
+        while (ne > s && isOws(v.charCodeAt(ne - 1))) ne--;
         let vs = eq + 1;
-        while (vs < e && isSpace(v.charCodeAt(vs))) vs++;
+        while (vs < e && isOws(v.charCodeAt(vs))) vs++;
         name = c.cut(v.slice(s, ne));
         value = c.cut(v.slice(vs, e));
       } else {

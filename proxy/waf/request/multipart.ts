@@ -9,7 +9,7 @@
  */
 import type { Collector } from "./collector.js";
 import { boundaryProblem, parseParams } from "./params.js";
-import { BYTE_CHARS, allWs, hexValue, trimOws } from "./text.js";
+import { BYTE_CHARS, allWs, hexValue, isOws, isTchar, trimOws } from "./text.js";
 
 interface Part {
   readonly headers: [string, string][];
@@ -101,7 +101,7 @@ class MultipartParser {
   }
 
   private skipPadding(k: number): number {
-    while (k < this.n && (this.s.charCodeAt(k) === 0x20 || this.s.charCodeAt(k) === 0x09)) k++;
+    while (k < this.n && isOws(this.s.charCodeAt(k))) k++;
     return k;
   }
 
@@ -165,7 +165,7 @@ class MultipartParser {
         return -(k + 2);
       }
       const first = s.charCodeAt(k);
-      if (first === 0x20 || first === 0x09) {
+      if (isOws(first)) {
         this.error("header folding");
         const last = headers[headers.length - 1];
         if (last !== undefined) last[1] += " " + trimOws(s.slice(k, end));
@@ -250,9 +250,6 @@ class MultipartParser {
 
 /** RFC 9110 token characters. */
 function isToken(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f || '"(),/:;<=>?@[\\]{}'.indexOf(s[i]!) !== -1) return false;
-  }
+  for (let i = 0; i < s.length; i++) if (!isTchar(s.charCodeAt(i))) return false;
   return true;
 }

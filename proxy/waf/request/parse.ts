@@ -4,9 +4,10 @@
  * input and bounded by the inspection limits, which the result reports as
  * `exceeded` when passed.
  */
-import type { Arg, Collection, InspectionLimits, ParsedRequest, WafInput } from "../types.js";
+import type { InspectionLimits, ParsedRequest, WafInput } from "../types.js";
 import { DEFAULT_LIMITS } from "../types.js";
 import { mediaType, parseBody, processorFor } from "./body.js";
+import { CollectionMap } from "./collection-map.js";
 import { Collector, scalar } from "./collector.js";
 import { collectHeaders } from "./headers.js";
 import { parseUrlencoded } from "./urlencoded.js";
@@ -14,7 +15,7 @@ import { splitUri } from "./uri.js";
 
 export function parseRequest(input: WafInput, limits: InspectionLimits = DEFAULT_LIMITS): ParsedRequest {
   const c = new Collector(limits);
-  const m = new Map<Collection, readonly Arg[]>();
+  const m = new CollectionMap();
   const uri = input.uri;
   m.set("method", scalar("method", input.method));
   m.set("protocol", scalar("protocol", input.protocol));
@@ -26,7 +27,7 @@ export function parseRequest(input: WafInput, limits: InspectionLimits = DEFAULT
     m.set("query", scalar("query", u.query));
     parseUrlencoded(uri, u.queryStart, uri.length, c, false);
   }
-  const { contentType } = collectHeaders(input.headers, c, m);
+  const contentType = collectHeaders(input.headers, c, m);
   const mt = contentType === undefined ? "" : mediaType(contentType);
   if (contentType !== undefined) m.set("content_type", scalar("content_type", mt));
 

@@ -35,11 +35,26 @@ export function allWs(s: string, start: number, end: number): boolean {
   return true;
 }
 
+/** tchar of RFC 9110 (the characters of methods, header names and parameter tokens), indexed by byte. */
+const TCHAR = new Uint8Array(256);
+for (const ch of "!#$%&'*+-.^_`|~") TCHAR[ch.charCodeAt(0)] = 1;
+for (let b = 0x30; b <= 0x39; b++) TCHAR[b] = 1;
+for (let b = 0x41; b <= 0x5a; b++) TCHAR[b] = TCHAR[b + 0x20] = 1;
+
+export function isTchar(c: number): boolean {
+  return TCHAR[c] === 1;
+}
+
+/** HTTP optional whitespace: space or tab. */
+export function isOws(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
 /** Trims spaces and tabs only (String.prototype.trim also eats NBSP, VT and FF, which are data here). */
 export function trimOws(s: string): string {
   let a = 0;
   let b = s.length;
-  while (a < b && (s.charCodeAt(a) === 32 || s.charCodeAt(a) === 9)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === 32 || s.charCodeAt(b - 1) === 9)) b--;
+  while (a < b && isOws(s.charCodeAt(a))) a++;
+  while (b > a && isOws(s.charCodeAt(b - 1))) b--;
   return a === 0 && b === s.length ? s : s.slice(a, b);
 }

@@ -10,21 +10,23 @@ function args(s: string): [string, string][] {
 }
 
 test("decodes + and %XX once, keeps bad escapes literally", (t) => {
-  const d = (s: string) => decodeForm(s, 0, s.length);
-  t.is(d("a+b"), "a b");
-  t.is(d("%41%42c"), "ABc");
-  t.is(d("%2541"), "%41");
-  t.is(d("%3c%3E"), "<>");
-  t.is(d("%"), "%");
-  t.is(d("%4"), "%4");
-  t.is(d("%zz%4g"), "%zz%4g");
-  t.is(d("100%"), "100%");
-  t.is(d("%%41"), "%A");
-  t.is(d("%u0041"), "%u0041");
-  // Bytes, not UTF-8: %C3%A9 is two characters.
-  t.is(d("%C3%A9"), "\u00c3\u00a9");
-  t.is(d("%00"), "\u0000");
-  t.is(d("plain"), "plain");
+  const cases: [string, string][] = [
+    ["a+b", "a b"],
+    ["%41%42c", "ABc"],
+    ["%2541", "%41"],
+    ["%3c%3E", "<>"],
+    ["%", "%"],
+    ["%4", "%4"],
+    ["%zz%4g", "%zz%4g"],
+    ["100%", "100%"],
+    ["%%41", "%A"],
+    ["%u0041", "%u0041"],
+    // Bytes, not UTF-8: %C3%A9 is two characters.
+    ["%C3%A9", "\u00c3\u00a9"],
+    ["%00", "\u0000"],
+    ["plain", "plain"],
+  ];
+  for (const [input, want] of cases) t.is(decodeForm(input, 0, input.length), want, input);
   t.is(decodeForm("xx%41yy", 2, 5), "A");
 });
 
