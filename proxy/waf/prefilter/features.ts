@@ -12,6 +12,7 @@
  * chain whose transformations see none of them changes the value at most in
  * ASCII case, which the literal prefilter ignores.
  */
+import { isSpace } from "../transforms/support.js";
 
 /** An ASCII capital (A-Z): lowercase and cmd_line lower it. */
 export const F_UPPER = 1 << 0;
@@ -79,7 +80,6 @@ const CONTEXT = new Uint8Array(256);
   for (const c of [SPACE, SLASH, DOT, DASH, STAR]) CONTEXT[c] = 1;
 }
 
-const isSpace = (c: number): boolean => c === SPACE || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
 
 /** The features of s (F_ALWAYS included). */
 export function featuresOf(s: string): number {
