@@ -32,9 +32,15 @@ export class GateSet {
   readonly setOf: ReadonlyMap<Collection, number>;
   /** Scratch for TriggerMatcher.slotsIn. */
   readonly seen: Uint8Array;
+  readonly found: number[] = [];
   readonly memo: ValueMemo;
+  /** By chain set: the features on which some chain of the set changes a value beyond ASCII case. */
+  readonly setMask: Int32Array;
+  /** By chain set × chain id: 1 when the chain belongs to the set. */
+  readonly inSet: Uint8Array;
   /** Per gate: the number of the last inspection in which some value triggered it. */
   readonly stamp: Int32Array;
+  /** Number of the current inspection (wraps within the positive numbers). */
   epoch = 0;
 
   /** gates[i] is gate i's condition (it must have literals). */
@@ -67,6 +73,9 @@ export class GateSet {
     }
     this.sets = sets;
     this.setOf = setOf;
+    this.setMask = Int32Array.from(sets, (chains) => chains.reduce((m, c) => m | this.scanMask[c]!, 0));
+    this.inSet = new Uint8Array(sets.length * size);
+    sets.forEach((chains, i) => chains.forEach((c) => (this.inSet[i * size + c] = 1)));
     this.seen = new Uint8Array(gates.length);
     this.stamp = new Int32Array(gates.length);
   }
@@ -87,10 +96,14 @@ export class Inspection {
   /** By collection number: gate → indices of the collection's values that trigger it (made when a triggered rule asks). */
   private indexes: (ReadonlyMap<number, readonly number[]> | undefined)[] | undefined;
 
+  private readonly epoch: number;
+
   constructor(
     readonly req: ParsedRequest,
     private readonly gates: GateSet,
-  ) {}
+  ) {
+    this.epoch = gates.epoch = (gates.epoch + 1) & 0x3fffffff;
+  }
 
   /** What is known about a value (one record per distinct value, shared with later requests when it is short). */
   state(v: string): Known {
@@ -142,7 +155,7 @@ export class Inspection {
    */
   gateHits(): void {
     const g = this.gates;
-    const epoch = (g.epoch = (g.epoch + 1) | 0);
+    const epoch = this.epoch;
     const stamp = g.stamp;
     // forEach, not for-of: no entry array or iterator per collection
     this.req.collections.forEach((args, col) => {
@@ -158,7 +171,7 @@ export class Inspection {
 
   /** After gateHits: whether some value triggered `gate`. */
   hit(gate: number): boolean {
-    return this.gates.stamp[gate] === this.gates.epoch;
+    return this.gates.stamp[gate] === this.epoch;
   }
 
   /** The chain set of the gates inspecting `col` (see GateSet.sets), or undefined when none does. */
@@ -203,7 +216,19 @@ export class Inspection {
   private gatesIn(k: Known, set: number): readonly number[] {
     const done = k.bySet?.[set];
     if (done !== undefined) return done;
-    const chains = this.gates.sets[set]!;
+    const g = this.gates;
+    const raw = (k.raw ??= this.scanRaw(k.value));
+    if ((k.features & g.setMask[set]!) === 0) {
+      // every chain of the set leaves the value alone (up to case): its raw hits answer for all of them,
+      // and a value without any (most values) needs no record of that
+      if (raw.length === 0) return NO_GATES;
+      const width = g.scanMask.length;
+      let only: number[] | undefined;
+      for (let i = 0; i < raw.length; i++) if (g.inSet[set * width + g.chainOf[raw[i]!]!] === 1) (only ??= []).push(raw[i]!);
+      (k.bySet ??= [])[set] = only ?? NO_GATES;
+      return only ?? NO_GATES;
+    }
+    const chains = g.sets[set]!;
     let out: number[] | undefined;
     for (let c = 0; c < chains.length; c++) {
       const gs = this.gatesFor(k, chains[c]!);
@@ -220,10 +245,10 @@ export class Inspection {
     const g = this.gates;
     let hs: readonly number[];
     if ((k.features & g.scanMask[chain]!) === 0) {
-      hs = (k.raw ??= this.scan(k.value));
+      hs = (k.raw ??= this.scanRaw(k.value));
     } else {
       const t = this.transformed(g.proto[chain]!, k);
-      hs = t === k.value ? (k.raw ??= this.scan(t)) : this.scan(t);
+      hs = t === k.value ? (k.raw ??= this.scanRaw(t)) : this.scan(t);
     }
     let out: number[] | undefined;
     for (let i = 0; i < hs.length; i++) if (g.chainOf[hs[i]!] === chain) (out ??= []).push(hs[i]!);
@@ -231,6 +256,16 @@ export class Inspection {
     return out ?? NO_GATES;
   }
 
+  /** The automaton's hits in a raw value (a record's own string: no other record scans it). */
+  private scanRaw(s: string): readonly number[] {
+    // most values hit nothing: the scan fills a shared scratch array, copied only when it holds hits
+    const found = this.gates.found;
+    found.length = 0;
+    this.gates.matcher.slotsIn(s, found, this.gates.seen);
+    return found.length === 0 ? NO_GATES : found.slice();
+  }
+
+  /** The automaton's hits in a transformed form (equal forms of different values share one scan). */
   private scan(s: string): readonly number[] {
     let h = this.hits?.get(s);
     if (h === undefined) {

@@ -56,10 +56,11 @@ export class ValueMemo {
   /** Whether a value not held yet should be kept: true from its second sighting on (never for long values or when off). */
   admit(v: string): boolean {
     if (!this.enabled || v.length > MEMO_VALUE_CHARS) return false;
-    if (this.seenOnce.has(v)) return true;
-    if (this.seenOnce.size >= MEMO_ENTRIES) this.seenOnce.clear();
+    // one hash operation, not has + add: a value met for the first time is the common case
+    const before = this.seenOnce.size;
+    if (before >= MEMO_ENTRIES) this.seenOnce.clear();
     this.seenOnce.add(v);
-    return false;
+    return before < MEMO_ENTRIES && this.seenOnce.size === before;
   }
 
   /** Keeps k (a value longer than MEMO_VALUE_CHARS is not kept). */
