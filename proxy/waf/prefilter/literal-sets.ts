@@ -75,10 +75,36 @@ export function literalSetCost(lits: Iterable<string> | undefined): number {
   return lits === undefined ? 1 : Math.min(1, rawCost(new Set([...lits].map(lowerAscii))));
 }
 
-/** The set less likely to trigger on benign text (no set = worst); ties keep the smaller, then the first. */
+/** Whether every literal of x contains one of y: then x triggers only where y does, whatever the model says. */
+function implies(x: Set<string>, y: Set<string>): boolean {
+  if (x.size * y.size > 4096) return false; // not worth finding out
+  for (const s of x) {
+    let found = false;
+    for (const t of y) {
+      if (s.includes(t)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+/**
+ * The set less likely to trigger on benign text (no set = worst): one that
+ * implies the other (its literals extend the other's: "0." … "9." against
+ * ".") wins outright, since the model's sum over many literals overstates
+ * them; otherwise the lower cost, ties keeping the smaller, then the first.
+ */
 export function better(a: Set<string> | undefined, b: Set<string> | undefined): Set<string> | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
+  if (a !== b) {
+    const ab = implies(a, b);
+    const ba = implies(b, a);
+    if (ab !== ba) return ab ? a : b;
+  }
   const ca = rawCost(a);
   const cb = rawCost(b);
   return cb < ca || (cb === ca && b.size < a.size) ? b : a;

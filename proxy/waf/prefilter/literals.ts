@@ -22,6 +22,13 @@ interface Info {
   exact?: Set<string>;
   /** Every match contains one of these; undefined = no constraint. */
   required?: Set<string>;
+  /**
+   * Every match starts (ends) with one of these, none empty; undefined =
+   * unknown. Two neighbours' ending × starting strings are then required
+   * across their junction: `\s+-` needs " -" (or "\t-" ...), not just "-".
+   */
+  prefix?: Set<string>;
+  suffix?: Set<string>;
 }
 
 const MAX_EXACT = 24;
@@ -64,6 +71,28 @@ function requiredOf(i: Info): Set<string> | undefined {
   return i.exact !== undefined ? normalize(i.exact) : i.required;
 }
 
+/** Strings every match starts with (none empty), or undefined. */
+function prefixOf(i: Info): Set<string> | undefined {
+  if (i.exact !== undefined) return i.exact.has("") ? undefined : i.exact;
+  return i.prefix;
+}
+
+/** Strings every match ends with (none empty), or undefined. */
+function suffixOf(i: Info): Set<string> | undefined {
+  if (i.exact !== undefined) return i.exact.has("") ? undefined : i.exact;
+  return i.suffix;
+}
+
+/** Ends and starts of the branches of an alternation: every branch must have them. */
+function unionOf(sets: (Set<string> | undefined)[]): Set<string> | undefined {
+  const out = new Set<string>();
+  for (const x of sets) {
+    if (x === undefined) return undefined;
+    for (const s of x) out.add(s);
+  }
+  return out.size > MAX_SHORTENED ? undefined : out;
+}
+
 /** {x + y}, or undefined when it would exceed `limit` strings. */
 function product(a: Set<string>, b: Set<string>, limit: number): Set<string> | undefined {
   if (a.size * b.size > limit) return undefined;
@@ -78,19 +107,21 @@ function alternate(list: Info[]): Info {
     for (const i of list) for (const s of i.exact!) out.add(s);
     if (out.size <= MAX_EXACT) return { exact: out };
   }
+  const prefix = unionOf(list.map(prefixOf));
+  const suffix = unionOf(list.map(suffixOf));
   const out = new Set<string>();
   for (const i of list) {
     const r = requiredOf(i);
-    if (r === undefined) return ANY;
+    if (r === undefined) return { prefix, suffix };
     for (const s of r) out.add(s);
   }
-  return { required: normalize(out) };
+  return { required: normalize(out), prefix, suffix };
 }
 
 /** A class or class escape: few characters are an exact set, up to MAX_CLASS_REQUIRED a required set of single characters, more are unknown. */
 function charSet(chars: Set<string> | undefined): Info {
   if (chars === undefined || chars.size === 0 || chars.size > MAX_CLASS_REQUIRED) return ANY;
-  return chars.size <= MAX_CLASS_EXACT ? { exact: chars } : { required: chars };
+  return chars.size <= MAX_CLASS_EXACT ? { exact: chars } : { required: chars, prefix: chars, suffix: chars };
 }
 
 /** The characters of a class escape (\d \s); undefined when too many to be useful (\w \D \S \W). */
@@ -120,8 +151,19 @@ class Parser {
     let run: Set<string> = EMPTY.exact!;
     let closed = false;
     let req: Set<string> | undefined;
+    let prefix: Set<string> | undefined;
+    /** What the previous part's matches end with (undefined when unknown or it can match nothing). */
+    let last: Set<string> | undefined;
+    let parts = 0;
     while (this.pos < this.s.length && this.s[this.pos] !== "|" && this.s[this.pos] !== ")") {
       const part = this.quantified();
+      if (parts++ === 0) prefix = prefixOf(part);
+      // across the junction: an end of the previous part directly followed by a start of this one
+      const starts = prefixOf(part);
+      if (last !== undefined && starts !== undefined && (part.exact === undefined || run === EMPTY.exact)) {
+        req = better(req, normalize(product(last, starts, MAX_SHORTENED)));
+      }
+      last = suffixOf(part);
       if (part.exact !== undefined) {
         const joined = product(run, part.exact, MAX_SHORTENED);
         if (joined !== undefined && joined.size <= MAX_EXACT && [...joined].every((s) => s.length <= MAX_EXACT_LEN)) {
@@ -137,7 +179,9 @@ class Parser {
       }
       closed = true;
     }
-    return closed ? { required: better(req, normalize(run)) } : { exact: run };
+    if (!closed) return { exact: run };
+    // a sequence ending in parts that can match nothing has no known end (last is then undefined too)
+    return { required: better(req, normalize(run)), prefix, suffix: last };
   }
 
   private quantified(): Info {
@@ -169,7 +213,8 @@ class Parser {
     }
     // at least two repeats: two copies in a row are required too (".." rather than ".")
     const twice = min >= 2 && atom.exact !== undefined ? product(atom.exact, atom.exact, MAX_SHORTENED) : undefined;
-    return { required: better(requiredOf(atom), twice === undefined ? undefined : normalize(twice)) };
+    // one or more copies: a match starts with a start of the atom and ends with an end of it
+    return { required: better(requiredOf(atom), twice === undefined ? undefined : normalize(twice)), prefix: prefixOf(atom), suffix: suffixOf(atom) };
   }
 
   private atom(): Info {

@@ -129,8 +129,10 @@ test("character classes: small ones exact, up to 32 characters a required set, m
   t.is(requiredLiterals("[^]"), undefined);
   t.is(requiredLiterals("[\\s\\S]"), undefined);
   t.is(requiredLiterals("\\w+"), undefined);
-  // classes do not multiply when concatenated: the cheaper side wins
-  t.deepEqual(sorted(requiredLiterals("[a-e][;|&`$!]")), ["!", "$", "&", ";", "`", "|"]);
+  // two classes side by side require one pair across their junction (30 pairs, each containing one of the 6 right-hand characters)
+  const pairs = requiredLiterals("[a-e][;|&`$!]")!;
+  t.is(pairs.length, 30);
+  t.true(pairs.includes("a;") && pairs.includes("e!"));
   // \s is JS's whitespace (with the Unicode spaces)
   const ws = requiredLiterals("[\\s;]")!;
   t.true(ws.includes(";") && ws.includes("\u3000") && ws.includes("\t"));
@@ -184,6 +186,30 @@ test("case: literals are ASCII-lower-cased; (?i) patterns match any case of them
   t.deepEqual(requiredLiterals("ABC"), ["abc"]);
   t.deepEqual(requiredLiterals("\\xC0\\xAF"), ["\u00c0\u00af"]); // non-ASCII is not folded (neither is it by the matcher)
   sound(t, "(?i)<ScRiPt", ["<script", "<SCRIPT", "<sCrIpT"]);
+});
+
+test("across a junction: what one part ends with, directly followed by what the next starts with", (t) => {
+  // "-" alone is in every date and phone number; the command-line option needs a blank before it
+  const dash = requiredLiterals("\\s+-{1,2}[a-z0-9]")!;
+  t.true(dash.includes(" -") && dash.includes("\t-") && dash.includes("\u3000-"));
+  t.false(dash.includes("-"));
+  t.deepEqual(sorted(requiredLiterals("[0-9]+\\.[0-9.]*")), [..."0123456789"].map((d) => `${d}.`));
+  t.deepEqual(sorted(requiredLiterals("(?:ls|dir)\\s*[<>]")), ["<", ">"]);
+  // branches contribute their starts and ends: every branch needs one
+  t.deepEqual((sorted(requiredLiterals("[0-9]+(?:px|em)")) ?? []).slice(0, 3), ["0em", "0px", "1em"]);
+  t.deepEqual(sorted(requiredLiterals("(?:x|\\d+);")), [..."0123456789"].map((d) => `${d};`).concat(["x;"]));
+  // an optional or empty-able neighbour breaks the junction: nothing across it is required
+  t.deepEqual(requiredLiterals("[0-9]*\\.x"), [".x"]);
+  t.deepEqual(sorted(requiredLiterals("(?:a?)+\\.")), ["."]);
+  t.deepEqual(requiredLiterals("\\s+\\b-"), ["-"]);
+  for (const [src, values] of [
+    ["\\s+-{1,2}[a-z0-9]", ["ls -la", "x\t--all", "a\u00a0-b", "cat\n-n"]],
+    ["[0-9]+\\.[0-9.]*", ["1.2", "v10.0.1", "9."]],
+    ["(?:x|\\d+);", ["x;", "12;", "a1;"]],
+    ["[a-e][;|&`$!]+", ["a;", "e!|", "zzc`"]],
+  ] as const) {
+    t.is(sound(t, src, values), values.length, src);
+  }
 });
 
 test("repeats of two or more require two copies in a row", (t) => {
