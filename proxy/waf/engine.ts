@@ -149,7 +149,9 @@ export class WafEngine {
     this.plans = new Exclusions(this.rules, settings.exclusions, settings.overrides, settings.mode);
     const gated = this.rules.filter((r) => r.literals !== undefined);
     gated.forEach((r, i) => this.gateOf.set(r.id, i));
-    for (const r of this.rules) for (const c of [r, ...r.chain]) if (memoizable(c)) this.condOf.set(c, this.condOf.size);
+    // ungated heads first: they run on every value, so their clean bits sit in a value's first word
+    const conds = this.rules.flatMap((r) => [r, ...r.chain]).filter(memoizable);
+    for (const c of [...conds.filter((c) => c.literals === undefined), ...conds.filter((c) => c.literals !== undefined)]) this.condOf.set(c, this.condOf.size);
     this.gates = new GateSet(gated, remember);
   }
 

@@ -112,7 +112,8 @@ export class Inspection {
     if (k !== undefined) return k;
     k = this.local?.get(v);
     if (k === undefined) {
-      k = { value: v, features: featuresOf(v) };
+      // every field from the start: one object shape for all records, no property store grown later
+      k = { value: v, features: featuresOf(v), forms: undefined, raw: undefined, byChain: undefined, bySet: undefined, clean: undefined };
       if (memo.admit(v)) memo.set(v, k);
       else (this.local ??= new Map()).set(v, k);
     }
