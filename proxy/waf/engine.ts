@@ -10,7 +10,7 @@ import type { CompiledCondition, CompiledRule } from "./compile.js";
 import { Exclusions, type ExclusionSpec, type ModeOverride, type Plan, type WafMode } from "./exclusions.js";
 import { GateSet, Inspection, isClean, markClean } from "./inspection.js";
 import type { Known } from "./value-memo.js";
-import { parseRequest } from "./request/parse.js";
+import { parseRequest, type Derived } from "./request/parse.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
 import { COLLECTION_INDEX, DEFAULT_LIMITS, type Arg, type Collection, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
 
@@ -136,6 +136,8 @@ export class WafEngine {
 
   /** Number of each condition whose result depends only on the value (see memoizable). */
   private readonly condOf = new Map<CompiledCondition, number>();
+  /** The derived collections some active rule targets (the parser makes no others). */
+  private readonly derived: Derived;
 
   /** remember: keep what is learnt about values across requests (value-memo.ts); off only to time cold requests. */
   constructor(
@@ -153,6 +155,8 @@ export class WafEngine {
     const conds = this.rules.flatMap((r) => [r, ...r.chain]).filter(memoizable);
     for (const c of [...conds.filter((c) => c.literals === undefined), ...conds.filter((c) => c.literals !== undefined)]) this.condOf.set(c, this.condOf.size);
     this.gates = new GateSet(gated, remember);
+    const targets = new Set(this.rules.flatMap((r) => [r, ...r.chain]).flatMap((c) => c.targets.include.map((sel) => sel.collection)));
+    this.derived = { urlSites: targets.has("args_url_site") };
   }
 
   /** The mode for a request (route and path overrides applied). */
@@ -168,7 +172,7 @@ export class WafEngine {
   inspect(ctx: RequestContext, input: () => WafInput): WafVerdict {
     const plan = this.plans.planFor(ctx.route, ctx.path);
     if (plan.mode === "off") return verdict(plan.mode, "pass", 0, 0, this.settings.threshold, [], []);
-    return this.evaluateParsed(parseRequest(input(), this.settings.limits), plan);
+    return this.evaluateParsed(parseRequest(input(), this.settings.limits, this.derived), plan);
   }
 
   /** Runs a plan over an already parsed request. */

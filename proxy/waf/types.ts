@@ -42,6 +42,7 @@ export const COLLECTIONS = [
   "body_error", // present (one Arg, value = reason) when the body could not be parsed
   "body_processor", // "urlencoded" | "json" | "multipart" | "xml" | "none"
   "referer_site", // "same" (Referer on the Host's host or a subdomain of it) | "cross"; absent without a Referer
+  "args_url_site", // per args or xml value that is an absolute URL (name = its name): "same" | "cross", like referer_site
 ] as const;
 export type Collection = (typeof COLLECTIONS)[number];
 
@@ -58,6 +59,7 @@ export const BODY_COLLECTIONS: ReadonlySet<Collection> = new Set<Collection>([
   "xml",
   "body",
   "body_error",
+  "args_url_site",
 ]);
 
 /** What the proxy hands to the WAF. */

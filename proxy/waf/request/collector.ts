@@ -21,6 +21,8 @@ export class Collector {
   bodyError: string | undefined;
   /** Sum of the lengths of every kept arg name and value. */
   combinedSize = 0;
+  /** The first Host header, as sent (set by collectHeaders). */
+  host: string | undefined = undefined;
   readonly maxValue: number;
   readonly maxArgs: number;
   readonly maxDepth: number;

@@ -9,7 +9,7 @@ import type { Collector } from "./collector.js";
 import { refererSite } from "./referer.js";
 import { isOws } from "./text.js";
 
-/** Fills headers, cookies and referer_site; returns the first Content-Type header's value, as sent (no object per request). */
+/** Fills headers, cookies and referer_site, and the collector's host; returns the first Content-Type header's value, as sent (no object per request). */
 export function collectHeaders(
   headers: readonly (readonly [string, string])[],
   c: Collector,
@@ -42,6 +42,7 @@ export function collectHeaders(
     else if (name === "host" && host === undefined) host = value;
     else if (name === "referer" && referer === undefined) referer = value;
   }
+  c.host = host;
   const site = refererSite(host, referer);
   if (site !== undefined) m.set("referer_site", [{ name: "referer_site", value: site }]);
   if (list.length > 0) {

@@ -4,16 +4,25 @@
  * input and bounded by the inspection limits, which the result reports as
  * `exceeded` when passed.
  */
-import type { InspectionLimits, ParsedRequest, WafInput } from "../types.js";
+import type { Arg, InspectionLimits, ParsedRequest, WafInput } from "../types.js";
 import { DEFAULT_LIMITS } from "../types.js";
 import { mediaType, parseBody, processorFor } from "./body.js";
 import { CollectionMap } from "./collection-map.js";
 import { Collector, scalar } from "./collector.js";
 import { collectHeaders } from "./headers.js";
+import { urlSite } from "./referer.js";
 import { parseUrlencoded } from "./urlencoded.js";
 import { splitUri } from "./uri.js";
 
-export function parseRequest(input: WafInput, limits: InspectionLimits = DEFAULT_LIMITS): ParsedRequest {
+/** Collections worked out from others, made only when some rule asks for them (they cost a pass over the values). */
+export interface Derived {
+  /** args_url_site (referer.ts). */
+  readonly urlSites: boolean;
+}
+
+export const ALL_DERIVED: Derived = { urlSites: true };
+
+export function parseRequest(input: WafInput, limits: InspectionLimits = DEFAULT_LIMITS, derived: Derived = ALL_DERIVED): ParsedRequest {
   const c = new Collector(limits);
   const m = new CollectionMap();
   const uri = input.uri;
@@ -45,5 +54,21 @@ export function parseRequest(input: WafInput, limits: InspectionLimits = DEFAULT
     if (text.length > 0) parseBody(processor, text, contentType ?? "", c, truncated);
   }
   c.finish(m);
+  if (derived.urlSites) urlSites(m, c.host);
   return { collections: m, exceeded: c.exceeded };
+}
+
+/** args_url_site: "same" or "cross" for each args and xml value that is an absolute URL. */
+function urlSites(m: CollectionMap, host: string | undefined): void {
+  let out: Arg[] | undefined;
+  for (const col of ["args", "xml"] as const) {
+    const list = m.get(col);
+    if (list === undefined) continue;
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i]!;
+      const site = urlSite(host, a.value);
+      if (site !== undefined) (out ??= []).push({ name: a.name, value: site });
+    }
+  }
+  if (out !== undefined) m.set("args_url_site", out);
 }

@@ -1,6 +1,6 @@
 import test from "ava";
 import { parseRequest } from "../../../../proxy/waf/request/parse.js";
-import { refererSite } from "../../../../proxy/waf/request/referer.js";
+import { refererSite, urlSite } from "../../../../proxy/waf/request/referer.js";
 
 test("same: the Host's host, with any scheme, port, path, userinfo or case", (t) => {
   t.is(refererSite("shop.example", "https://shop.example/cart"), "same");
@@ -32,4 +32,25 @@ test("the parser exposes it as the referer_site collection (first Host and first
   t.deepEqual(req([["host", "a.example"], ["referer", "https://a.example/"]]), [{ name: "referer_site", value: "same" }]);
   t.deepEqual(req([["host", "a.example"], ["referer", "https://b.example/"], ["referer", "https://a.example/"]]), [{ name: "referer_site", value: "cross" }]);
   t.is(req([["host", "a.example"]]), undefined);
+});
+
+test("urlSite: a parameter that is an absolute URL, compared with Host by host and port", (t) => {
+  t.is(urlSite("shop.example", "https://shop.example/cart"), "same");
+  t.is(urlSite("shop.example", "  url:HTTP://Shop.Example./a"), "same");
+  t.is(urlSite("example.com", "https://cdn.example.com/x.js"), "same");
+  t.is(urlSite("[::1]:8080", "http://[::1]:8080/x"), "same");
+  t.is(urlSite("[::1]:8080", "http://[::1]/x"), "cross");
+  t.is(urlSite("shop.example", "https://shop.example:8443/"), "cross");
+  t.is(urlSite("shop.example:8443", "https://shop.example/"), "cross");
+  t.is(urlSite("shop.example", "https://evil.example/?next=https://shop.example/"), "cross");
+  t.is(urlSite("shop.example", "file:///etc/passwd"), "cross");
+  t.is(urlSite(undefined, "https://shop.example/"), "cross");
+  // decoded as rule 131140's transformations would, and the host after the last "@" before ? or #
+  t.is(urlSite("shop.example", "https%3A%2F%2Fevil.example%2F"), "cross");
+  t.is(urlSite("shop.example", "https&#x3a;//evil.example/"), "cross");
+  t.is(urlSite("shop.example", "h\u0000ttps://evil.example/"), "cross");
+  t.is(urlSite("shop.example", "http://shop.example/:x@evil.example/"), "cross");
+  t.is(urlSite("shop.example", "http://shop.example/a?u=x@evil.example"), "same");
+  // not a URL: no value
+  for (const v of ["shop.example/cart", "/a/b", "mailto:a@shop.example", "see http://x", "", "http:/x"]) t.is(urlSite("shop.example", v), undefined, v);
 });

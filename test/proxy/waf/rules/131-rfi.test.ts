@@ -1,4 +1,6 @@
 import test from "ava";
+import { DEFAULT_SETTINGS, WafEngine } from "../../../../proxy/waf/engine.js";
+import { parseRequest } from "../../../../proxy/waf/request/parse.js";
 import { appRequests, checkRules, placeCases, ruleFile, testBlocks, testPasses, type AppPlace } from "./support.js";
 
 const file = ruleFile("131-rfi.yaml", "/app");
@@ -31,6 +33,18 @@ const ATTACKS: readonly (readonly [AppPlace, string, number])[] = [
   ["query", "url:file:///etc/passwd", 2],
   ["query", "gopher://evil.example/_x", 2],
   ["path", "/proxy/http://evil.example/x", 2],
+  // another host, however it is written: a look-alike of the request's host (x), encoded twice, entities, NULs
+  ["query", "https://x.evil.example/a.php", 2],
+  ["query", "https://evil.example@/x", 2],
+  ["rawquery", "next=https%253A%252F%252Fevil.example%252Fa", 2],
+  ["query", "https&#58;//evil.example/a", 2],
+  ["form", "ht\u0000tp://evil.example/a", 2],
+  ["json", "  url:https://evil.example/a", 2],
+  ["xml", "ftp://evil.example/feed", 2],
+  // another server on the request's host, and userinfo tricks that some URL parsers read as the host
+  ["query", "https://x:8443/admin", 2],
+  ["rawquery", "next=http://x%2f@evil.example/a", 2],
+  ["rawquery", "next=http://x%2f:pw@evil.example/a", 2],
 ];
 
 testBlocks(file, placeCases(ATTACKS, request));
@@ -59,6 +73,13 @@ const BENIGN: readonly (readonly [AppPlace, string, boolean])[] = [
   ["form", "zip code 12345", true],
   ["form", "data science and metadata: a primer", true],
   ["ua", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36", true],
+  // links back to the request's own host (x) or a subdomain of it pass at every level, as in CRS
+  ["query", "https://x/account/orders", true],
+  ["query", "http://X/cart?item=1&back=http://x.evil.example/", true],
+  ["query", "https://user:pw@x/a", true],
+  ["rawquery", "next=https%3A%2F%2Fshop.x%2Fcheckout", true],
+  ["json", "https://cdn.x/img/a.png", true],
+  ["xml", "https://x/feed", true],
 ];
 
 testPasses(file, placeCases(BENIGN, request));
@@ -66,4 +87,21 @@ testPasses(file, placeCases(BENIGN, request));
 test("every rule is in the file's id range and carries the attack-rfi and owasp-a03 tags", (t) => {
   t.true(file.rules.length >= 5);
   checkRules(t, file, ["attack-rfi", "owasp-a03"]);
+});
+
+test("args_url_site names each URL parameter and is only made when a rule targets it", (t) => {
+  const input = request("rawquery", "a=https://x/1&b=plain&c=http://evil.example/&d=file:///etc/passwd");
+  const req = parseRequest(input);
+  t.deepEqual(req.collections.get("args_url_site"), [
+    { name: "a", value: "same" },
+    { name: "c", value: "cross" },
+    { name: "d", value: "cross" },
+  ]);
+  t.is(parseRequest(input, undefined, { urlSites: false }).collections.get("args_url_site"), undefined);
+  // the exclusion by parameter name users write for a known redirect parameter
+  const ex = new WafEngine(file.rules, { ...DEFAULT_SETTINGS, paranoia: 2, detectionParanoia: 2, exclusions: [{ removeTargets: [{ rules: [131140, 131140], target: "args_url_site:c" }] }] });
+  t.deepEqual(
+    ex.evaluate(input, { route: "", path: "/app" }).matches.filter((m) => m.id === 131140).map((m) => m.target),
+    ["args_url_site:d"],
+  );
 });
