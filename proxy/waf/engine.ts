@@ -12,7 +12,7 @@ import { GateSet, Inspection, isClean, markClean } from "./inspection.js";
 import type { Known } from "./value-memo.js";
 import { parseRequest, type Derived } from "./request/parse.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
-import { COLLECTION_INDEX, DEFAULT_LIMITS, type Arg, type Collection, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
+import { COLLECTIONS, DEFAULT_LIMITS, type Arg, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
 
 export interface WafSettings {
   readonly mode: WafMode;
@@ -97,21 +97,17 @@ interface Step {
 const COUNT_TEXT = Array.from({ length: 64 }, (_, i) => String(i));
 const countText = (n: number): string => (n < COUNT_TEXT.length ? COUNT_TEXT[n]! : String(n));
 
-const bitOf = (col: Collection): number => 1 << COLLECTION_INDEX.get(col)!;
-
 function needsMask(c: CompiledCondition): number {
   let m = 0;
-  for (const sel of c.targets.include) m |= sel.count ? -1 : bitOf(sel.collection);
+  for (const sel of c.targets.include) m |= sel.count ? -1 : 1 << sel.index;
   return m;
 }
 
 /** Bits of the collections that hold at least one value in this request. */
 function presentMask(req: ParsedRequest): number {
   let m = 0;
-  // forEach, not for-of: no entry array per collection
-  req.collections.forEach((args, col) => {
-    if (args.length > 0) m |= bitOf(col);
-  });
+  const cols = req.collections;
+  for (let n = 0; n < COLLECTIONS.length; n++) if ((cols.at(n)?.length ?? 0) > 0) m |= 1 << n;
   return m;
 }
 
@@ -277,14 +273,14 @@ const NO_ARGS: readonly Arg[] = [];
 
 /** The first value one selector picks that the condition matches (a count selector yields one value: how many it picks). */
 function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: Inspection, excludes: readonly KeyFilter[]): Hit | undefined {
-  const args = insp.req.collections.get(sel.collection) ?? NO_ARGS;
+  const args = insp.req.collections.at(sel.index) ?? NO_ARGS;
   if (sel.count) {
     let n = 0;
     for (let i = 0; i < args.length; i++) if (selected(sel, excludes, args[i]!)) n++;
     const m = test(c, -1, insp.state(countText(n)), insp);
     return m === undefined ? undefined : { target: targetLabel(sel.collection, undefined, true), match: m };
   }
-  const states = insp.column(sel.collection, args);
+  const states = insp.column(sel.index, args);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (!selected(sel, excludes, a)) continue;
@@ -320,11 +316,11 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes
       if (h !== undefined) return h;
       continue;
     }
-    const args = insp.req.collections.get(sel.collection);
-    const set = insp.setOf(sel.collection);
-    if (args === undefined || args.length === 0 || set === undefined) continue;
-    const states = insp.column(sel.collection, args);
-    const idxs = insp.triggering(sel.collection, set, args, gate);
+    const args = insp.req.collections.at(sel.index);
+    const set = insp.setOf(sel.index);
+    if (args === undefined || args.length === 0 || set < 0) continue;
+    const states = insp.column(sel.index, args);
+    const idxs = insp.triggering(sel.index, set, args, gate);
     if (idxs === undefined) {
       // a small collection: its values are looked through (no index, nothing allocated)
       for (let i = 0; i < states.length; i++) {

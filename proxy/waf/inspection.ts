@@ -28,8 +28,8 @@ export class GateSet {
   readonly proto: (CompiledCondition | undefined)[];
   /** Distinct lists of chain ids: those of the gates inspecting one collection (a value is only scanned for those). */
   readonly sets: readonly (readonly number[])[];
-  /** By collection: its index in `sets`. */
-  readonly setOf: ReadonlyMap<Collection, number>;
+  /** By collection number (COLLECTION_INDEX): its index in `sets`, -1 when no gate inspects the collection. */
+  readonly setOf: Int32Array;
   /** Scratch for TriggerMatcher.slotsIn. */
   readonly seen: Uint8Array;
   readonly found: number[] = [];
@@ -64,12 +64,12 @@ export class GateSet {
       this.scanMask[g.chainId] = g.changesOn & ~F_UPPER;
     }
     const sets: number[][] = [];
-    const setOf = new Map<Collection, number>();
+    const setOf = new Int32Array(COLLECTIONS.length).fill(-1);
     for (const [col, chains] of chainsFor) {
       chains.sort((a, b) => a - b);
       let i = sets.findIndex((x) => x.join() === chains.join());
       if (i < 0) i = sets.push(chains) - 1;
-      setOf.set(col, i);
+      setOf[COLLECTION_INDEX.get(col)!] = i;
     }
     this.sets = sets;
     this.setOf = setOf;
@@ -120,9 +120,8 @@ export class Inspection {
     return k;
   }
 
-  /** The records of a collection's values, in order (looked up once per collection and request). */
-  column(col: Collection, args: readonly Arg[]): readonly Known[] {
-    const n = COLLECTION_INDEX.get(col)!;
+  /** The records of the values of collection number n, in order (looked up once per collection and request). */
+  column(n: number, args: readonly Arg[]): readonly Known[] {
     let c = this.columns[n];
     if (c === undefined) {
       const out = new Array<Known>(args.length);
@@ -158,16 +157,18 @@ export class Inspection {
     const g = this.gates;
     const epoch = this.epoch;
     const stamp = g.stamp;
-    // forEach, not for-of: no entry array or iterator per collection
-    this.req.collections.forEach((args, col) => {
-      const set = args.length === 0 ? undefined : g.setOf.get(col);
-      if (set === undefined) return;
-      const states = this.column(col, args);
+    const cols = this.req.collections;
+    for (let n = 0; n < COLLECTIONS.length; n++) {
+      const set = g.setOf[n]!;
+      if (set < 0) continue;
+      const args = cols.at(n);
+      if (args === undefined || args.length === 0) continue;
+      const states = this.column(n, args);
       for (let i = 0; i < states.length; i++) {
         const gs = this.gatesIn(states[i]!, set);
         for (let k = 0; k < gs.length; k++) stamp[gs[k]!] = epoch;
       }
-    });
+    }
   }
 
   /** After gateHits: whether some value triggered `gate`. */
@@ -175,9 +176,9 @@ export class Inspection {
     return this.gates.stamp[gate] === this.epoch;
   }
 
-  /** The chain set of the gates inspecting `col` (see GateSet.sets), or undefined when none does. */
-  setOf(col: Collection): number | undefined {
-    return this.gates.setOf.get(col);
+  /** The chain set of the gates inspecting collection number n (see GateSet.sets), or -1 when none does. */
+  setOf(n: number): number {
+    return this.gates.setOf[n]!;
   }
 
   /** Whether a value triggers `gate` of chain set `set`. */
@@ -191,13 +192,12 @@ export class Inspection {
    * values: headers, a query), which the caller looks through with
    * `triggers` instead of having an index built.
    */
-  triggering(col: Collection, set: number, args: readonly Arg[], gate: number): readonly number[] | undefined {
+  triggering(n: number, set: number, args: readonly Arg[], gate: number): readonly number[] | undefined {
     if (args.length <= SMALL_COLLECTION) return undefined;
-    const n = COLLECTION_INDEX.get(col)!;
     const indexes = (this.indexes ??= new Array<ReadonlyMap<number, readonly number[]> | undefined>(COLLECTIONS.length));
     let idx = indexes[n];
     if (idx === undefined) {
-      const states = this.column(col, args);
+      const states = this.column(n, args);
       // most collections trigger nothing: they share one empty index instead of a new Map each
       let m: Map<number, number[]> | undefined;
       for (let i = 0; i < states.length; i++) {

@@ -7,11 +7,13 @@
  *   count:args        one value: how many the collection holds ("0" when none)
  *   !args:password    leave these values out of the condition's other targets
  */
-import { COLLECTIONS, type Arg, type Collection } from "./types.js";
+import { COLLECTION_INDEX, COLLECTIONS, type Arg, type Collection } from "./types.js";
 import { compileSafeRegex } from "./regex-safety.js";
 
 export interface KeyFilter {
   readonly collection: Collection;
+  /** COLLECTION_INDEX of the collection (the engine looks collections up by number). */
+  readonly index: number;
   /** undefined = every name. */
   readonly name?: string;
   readonly pattern?: RegExp;
@@ -42,7 +44,7 @@ export function parseTarget(text: string): { exclude: boolean; selector: Selecto
   const key = colon < 0 ? undefined : t.slice(colon + 1);
   if (key === "") throw new Error(`"${text}": empty name after ":"`);
   if (exclude && key === undefined) throw new Error(`"${text}": an exclusion names one value (collection:name)`);
-  let selector: Selector = { collection: collection as Collection, count };
+  let selector: Selector = { collection: collection as Collection, index: COLLECTION_INDEX.get(collection as Collection)!, count };
   if (key !== undefined) {
     if (key.length > 2 && key.startsWith("/") && key.endsWith("/")) {
       selector = { ...selector, pattern: compileSafeRegex(`(?i)${key.slice(1, -1)}`).regex };
@@ -91,7 +93,8 @@ export function selected(sel: Selector, excluded: readonly KeyFilter[], a: Arg):
 
 /** An exclusion on `args` also covers the query and body args it is made of. */
 export function widenExclusion(f: KeyFilter): KeyFilter[] {
-  if (f.collection === "args") return [f, { ...f, collection: "query_args" }, { ...f, collection: "body_args" }];
-  if (f.collection === "args_names") return [f, { ...f, collection: "query_args_names" }, { ...f, collection: "body_args_names" }];
+  const as = (collection: Collection): KeyFilter => ({ ...f, collection, index: COLLECTION_INDEX.get(collection)! });
+  if (f.collection === "args") return [f, as("query_args"), as("body_args")];
+  if (f.collection === "args_names") return [f, as("query_args_names"), as("body_args_names")];
   return [f];
 }

@@ -5,10 +5,10 @@
  * slot array indexed by COLLECTION_INDEX holds them instead. Iteration
  * follows COLLECTIONS order, not insertion order (no reader depends on it).
  */
-import type { Arg, Collection } from "../types.js";
+import type { Arg, Collection, Collections } from "../types.js";
 import { COLLECTION_INDEX, COLLECTIONS } from "../types.js";
 
-export class CollectionMap implements ReadonlyMap<Collection, readonly Arg[]> {
+export class CollectionMap implements Collections {
   private readonly slots = new Array<readonly Arg[] | undefined>(COLLECTIONS.length).fill(undefined);
   private count = 0;
 
@@ -25,6 +25,10 @@ export class CollectionMap implements ReadonlyMap<Collection, readonly Arg[]> {
   get(key: Collection): readonly Arg[] | undefined {
     const i = COLLECTION_INDEX.get(key);
     return i === undefined ? undefined : this.slots[i];
+  }
+
+  at(index: number): readonly Arg[] | undefined {
+    return this.slots[index];
   }
 
   has(key: Collection): boolean {
