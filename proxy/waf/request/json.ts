@@ -7,6 +7,7 @@
  * Containers deeper than limits.depth are checked for syntax but not emitted.
  */
 import type { Collector } from "./collector.js";
+import { childName } from "./name-cache.js";
 import { hexValue, isWs, utf8Bytes } from "./text.js";
 
 const LITERALS = ["true", "false", "null"] as const;
@@ -148,7 +149,7 @@ class JsonTokenizer {
     const d = this.depth;
     if (d === 0) return "json";
     const prefix = this.prefixes[d - 1]!;
-    return this.kinds[d - 1] === OBJ ? prefix + "." + this.key : prefix + "." + this.counters[d - 1]!;
+    return childName(prefix, this.kinds[d - 1] === OBJ ? this.key : this.counters[d - 1]!);
   }
 
   private openContainer(kind: number): void {
