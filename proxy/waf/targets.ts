@@ -69,8 +69,21 @@ export function parseTargets(texts: readonly string[]): TargetSet {
 
 /** Whether a filter picks out this arg of its collection. */
 export function keyMatches(f: KeyFilter, arg: Arg): boolean {
-  if (f.name !== undefined) return arg.name.length === f.name.length && arg.name.toLowerCase() === f.name;
+  if (f.name !== undefined) return sameName(arg.name, f.name);
   if (f.pattern !== undefined) return f.pattern.test(arg.name);
+  return true;
+}
+
+/** name.toLowerCase() === lower for names of equal length, without making the lower-cased copy for ASCII names (runs per value per named target). */
+function sameName(name: string, lower: string): boolean {
+  if (name === lower) return true;
+  if (name.length !== lower.length) return false;
+  for (let i = 0; i < name.length; i++) {
+    let c = name.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c += 32;
+    else if (c > 0x7f) return name.toLowerCase() === lower;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
   return true;
 }
 
