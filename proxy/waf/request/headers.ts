@@ -6,7 +6,7 @@
 import type { Arg } from "../types.js";
 import type { CollectionMap } from "./collection-map.js";
 import type { Collector } from "./collector.js";
-import { refererSite } from "./referer.js";
+import { refererSite } from "./site.js";
 import { isOws } from "./text.js";
 
 /** Fills headers, cookies and referer_site, and the collector's host; returns the first Content-Type header's value, as sent (no object per request). */

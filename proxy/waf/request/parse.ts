@@ -10,13 +10,13 @@ import { mediaType, parseBody, processorFor } from "./body.js";
 import { CollectionMap } from "./collection-map.js";
 import { Collector, scalar } from "./collector.js";
 import { collectHeaders } from "./headers.js";
-import { urlSite } from "./referer.js";
+import { urlSite } from "./site.js";
 import { parseUrlencoded } from "./urlencoded.js";
 import { splitUri } from "./uri.js";
 
 /** Collections worked out from others, made only when some rule asks for them (they cost a pass over the values). */
 export interface Derived {
-  /** args_url_site (referer.ts). */
+  /** args_url_site (site.ts). */
   readonly urlSites: boolean;
 }
 

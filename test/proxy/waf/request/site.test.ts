@@ -1,6 +1,6 @@
 import test from "ava";
 import { parseRequest } from "../../../../proxy/waf/request/parse.js";
-import { refererSite, urlSite } from "../../../../proxy/waf/request/referer.js";
+import { refererSite, urlSite } from "../../../../proxy/waf/request/site.js";
 
 test("same: the Host's host, with any scheme, port, path, userinfo or case", (t) => {
   t.is(refererSite("shop.example", "https://shop.example/cart"), "same");
