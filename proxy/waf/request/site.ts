@@ -20,12 +20,7 @@ import { htmlEntityDecode } from "../transforms/html.js";
 import { removeNulls } from "../transforms/text.js";
 import { urlDecodeUni } from "../transforms/url.js";
 
-/** Host part of a Host header or URL authority, lower-case, without port, userinfo or a trailing dot. */
-function hostOf(authority: string): string {
-  return hostPortOf(authority)[0];
-}
-
-/** Host (as hostOf) and port ("" when none is given) of a Host header or URL authority. */
+/** Host (lower-case, without userinfo or a trailing dot) and port ("" when none is given) of a Host header or URL authority. */
 function hostPortOf(authority: string): [string, string] {
   let a = authority;
   const at = a.lastIndexOf("@");
@@ -51,18 +46,19 @@ const ABSOLUTE = /^[a-z][a-z0-9+.-]{0,15}:\/\/([^/?#\\]*)/i;
 
 export type Site = "same" | "cross";
 
-/** Whether an authority names the request's host (host: the Host header as sent). */
-function siteOf(host: string | undefined, authority: string): Site {
-  const h = host === undefined ? "" : hostOf(host.trim());
-  if (h === "") return "cross";
-  const r = hostOf(authority);
-  return r === h || r.endsWith(`.${h}`) ? "same" : "cross";
+/** Whether an authority names the request's host or a subdomain of it (host: the Host header as sent); ports: they must agree too. */
+function siteOf(host: string | undefined, authority: string, ports: boolean): Site {
+  const [own, ownPort] = host === undefined ? ["", ""] : hostPortOf(host.trim());
+  if (own === "") return "cross";
+  const [h, port] = hostPortOf(authority);
+  if (ports && port !== ownPort) return "cross";
+  return h === own || h.endsWith(`.${own}`) ? "same" : "cross";
 }
 
 export function refererSite(host: string | undefined, referer: string | undefined): Site | undefined {
   if (referer === undefined) return undefined;
   const m = ABSOLUTE.exec(referer.trim());
-  return m === null ? "cross" : siteOf(host, m[1]!);
+  return m === null ? "cross" : siteOf(host, m[1]!, false);
 }
 
 /**
@@ -91,9 +87,6 @@ export function urlSite(host: string | undefined, value: string): Site | undefin
   const at = rest.lastIndexOf("@");
   if (at >= 0) rest = rest.slice(at + 1);
   const slash = rest.search(/[/\\]/);
-  const [h, port] = hostPortOf(slash < 0 ? rest : rest.slice(0, slash));
   // another port is another site (another server on the same host), as for CRS
-  const [own, ownPort] = host === undefined ? ["", ""] : hostPortOf(host.trim());
-  if (own === "" || port !== ownPort) return "cross";
-  return h === own || h.endsWith(`.${own}`) ? "same" : "cross";
+  return siteOf(host, slash < 0 ? rest : rest.slice(0, slash), true);
 }
