@@ -147,12 +147,12 @@ export class WafEngine {
     this.plans = new Exclusions(this.rules, settings.exclusions, settings.overrides, settings.mode);
     const gated = this.rules.filter((r) => r.literals !== undefined);
     gated.forEach((r, i) => this.gateOf.set(r.id, i));
+    const all = this.rules.flatMap((r) => [r, ...r.chain]);
     // ungated heads first: they run on every value, so their clean bits sit in a value's first word
-    const conds = this.rules.flatMap((r) => [r, ...r.chain]).filter(memoizable);
+    const conds = all.filter(memoizable);
     for (const c of [...conds.filter((c) => c.literals === undefined), ...conds.filter((c) => c.literals !== undefined)]) this.condOf.set(c, this.condOf.size);
     this.gates = new GateSet(gated, remember);
-    const targets = new Set(this.rules.flatMap((r) => [r, ...r.chain]).flatMap((c) => c.targets.include.map((sel) => sel.collection)));
-    this.derived = { urlSites: targets.has("args_url_site") };
+    this.derived = { urlSites: all.some((c) => c.targets.include.some((sel) => sel.collection === "args_url_site")) };
   }
 
   /** The mode for a request (route and path overrides applied). */

@@ -14,7 +14,7 @@
 import type { CompiledCondition } from "./compile.js";
 import { featuresOf, F_UPPER } from "./prefilter/features.js";
 import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
-import { COLLECTION_INDEX, COLLECTIONS, type Arg, type Collection, type ParsedRequest } from "./types.js";
+import { COLLECTIONS, type Arg, type ParsedRequest } from "./types.js";
 import { MEMO_VALUE_CHARS, ValueMemo, type Known } from "./value-memo.js";
 
 /** The gated conditions of an engine, as one automaton (built once per engine). */
@@ -51,13 +51,14 @@ export class GateSet {
     const size = Math.max(0, ...gates.map((g) => g.chainId + 1));
     this.scanMask = new Int32Array(size).fill(-1);
     this.proto = new Array<CompiledCondition | undefined>(size);
-    const chainsFor = new Map<Collection, number[]>();
+    // by collection number: the chains of the gates inspecting it
+    const chainsFor = new Map<number, number[]>();
     for (const g of gates) {
       for (const sel of g.targets.include) {
         if (sel.count) continue;
-        const list = chainsFor.get(sel.collection) ?? [];
+        const list = chainsFor.get(sel.index) ?? [];
         if (!list.includes(g.chainId)) list.push(g.chainId);
-        chainsFor.set(sel.collection, list);
+        chainsFor.set(sel.index, list);
       }
       if (this.proto[g.chainId] !== undefined) continue;
       this.proto[g.chainId] = g;
@@ -69,7 +70,7 @@ export class GateSet {
       chains.sort((a, b) => a - b);
       let i = sets.findIndex((x) => x.join() === chains.join());
       if (i < 0) i = sets.push(chains) - 1;
-      setOf[COLLECTION_INDEX.get(col)!] = i;
+      setOf[col] = i;
     }
     this.sets = sets;
     this.setOf = setOf;
@@ -89,7 +90,7 @@ const SMALL_COLLECTION = 32;
 export class Inspection {
   /** Values not (yet) kept in the engine's memory, once per request. */
   private local: Map<string, Known> | undefined;
-  /** Automaton hits by scanned string (a raw value or a transformed form). */
+  /** Automaton hits by transformed form (raw values are scanned once each, in their record). */
   private hits: Map<string, readonly number[]> | undefined;
   /** By collection number: what is known about each value, in order. */
   private readonly columns: (readonly Known[] | undefined)[] = new Array<readonly Known[] | undefined>(COLLECTIONS.length);

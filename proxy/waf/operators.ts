@@ -135,7 +135,6 @@ function byteRange(spec: string): Operator {
   };
 }
 
-
 /** Matches a `%` not followed by two hex digits. */
 export function invalidUrlEncoding(v: string): string | undefined {
   let i = v.indexOf("%");

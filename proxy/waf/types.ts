@@ -99,12 +99,12 @@ export const DEFAULT_LIMITS: InspectionLimits = {
 /** Which limits a request went past (empty when none). */
 export type LimitExceeded = "body_bytes" | "args" | "depth" | "value_bytes" | "parts";
 
-/** A request taken apart into collections (output of parseRequest). */
 /** The collections of a parsed request, by name and, for the engine's loops, by number (COLLECTION_INDEX). */
 export interface Collections extends ReadonlyMap<Collection, readonly Arg[]> {
   at(index: number): readonly Arg[] | undefined;
 }
 
+/** A request taken apart into collections (output of parseRequest). */
 export interface ParsedRequest {
   readonly collections: Collections;
   /** Limits the request went past; the collections hold what fitted. */
