@@ -154,12 +154,13 @@ class Parser {
     let prefix: Set<string> | undefined;
     /** What the previous part's matches end with (undefined when unknown or it can match nothing). */
     let last: Set<string> | undefined;
-    let parts = 0;
+    let first = true;
     while (this.pos < this.s.length && this.s[this.pos] !== "|" && this.s[this.pos] !== ")") {
       const part = this.quantified();
-      if (parts++ === 0) prefix = prefixOf(part);
-      // across the junction: an end of the previous part directly followed by a start of this one
       const starts = prefixOf(part);
+      if (first) prefix = starts;
+      first = false;
+      // across the junction: an end of the previous part directly followed by a start of this one
       if (last !== undefined && starts !== undefined && (part.exact === undefined || run === EMPTY.exact)) {
         req = better(req, normalize(product(last, starts, MAX_SHORTENED)));
       }
