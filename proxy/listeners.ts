@@ -62,27 +62,21 @@ export function createListenerServer(l: ListenerConfig, id: IdentitySnapshot | u
     s.once("close", () => sockets.delete(s));
   });
   // a request the parser refuses may follow pipelined requests still being answered: its 400 waits for them
-  const pending = new WeakMap<Socket, number>();
+  // (a count on the socket and one listener per response: this runs for every request)
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    const s = req.socket;
-    pending.set(s, (pending.get(s) ?? 0) + 1);
-    let counted = true;
-    const done = (): void => {
-      if (!counted) return;
-      counted = false;
-      const left = (pending.get(s) ?? 1) - 1;
-      pending.set(s, left);
-      if (left === 0) s.emit(ANSWERED);
-    };
-    res.once("finish", done);
-    res.once("close", done);
+    const s = req.socket as CountedSocket;
+    s[PENDING] = (s[PENDING] ?? 0) + 1;
+    // "close" comes once per response, when it is done or its connection is gone
+    res.once("close", () => {
+      if (--s[PENDING]! === 0) s.emit(ANSWERED);
+    });
   });
   server.on("clientError", (_err, socket: Socket) => {
     const refuse = (): void => {
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
       else socket.destroy();
     };
-    if ((pending.get(socket) ?? 0) > 0) socket.once(ANSWERED, refuse);
+    if (((socket as CountedSocket)[PENDING] ?? 0) > 0) socket.once(ANSWERED, refuse);
     else refuse();
   });
   // the mesh is no forward proxy: CONNECT gets an answer rather than Node's silent close
@@ -96,6 +90,9 @@ export function createListenerServer(l: ListenerConfig, id: IdentitySnapshot | u
 
 /** Emitted on a client socket when the last response in progress on it is done. */
 const ANSWERED = "mesh:answered";
+/** Responses in progress on a client socket. */
+const PENDING = Symbol("mesh.pendingResponses");
+type CountedSocket = Socket & { [PENDING]?: number };
 
 export function listen(server: HttpServer, address: string): Promise<number> {
   const i = address.lastIndexOf(":");
