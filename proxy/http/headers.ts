@@ -35,8 +35,13 @@ export function requestIdFor(headers: IncomingHttpHeaders, trustCaller: boolean)
   return `${ID_PREFIX}-${idCounter.toString(36)}`;
 }
 
-function connectionTokens(v: string | string[] | undefined): string[] {
-  if (v === undefined) return [];
+const NO_TOKENS: readonly string[] = [];
+const CLOSE: readonly string[] = ["close"];
+
+/** The options a Connection header names; nearly every message says nothing, keep-alive (itself hop-by-hop) or close, answered without splitting. */
+function connectionTokens(v: string | string[] | undefined): readonly string[] {
+  if (v === undefined || v === "keep-alive" || v === "Keep-Alive") return NO_TOKENS;
+  if (v === "close") return CLOSE;
   const text = Array.isArray(v) ? v.join(",") : v;
   return text.split(",").map((t) => t.trim().toLowerCase()).filter((t) => t !== "");
 }
