@@ -62,14 +62,12 @@ export function createListenerServer(l: ListenerConfig, id: IdentitySnapshot | u
     s.once("close", () => sockets.delete(s));
   });
   // a request the parser refuses may follow pipelined requests still being answered: its 400 waits for them
-  // (a count on the socket and one listener per response: this runs for every request)
+  // (a count on the socket and one shared listener per response: this runs for every request)
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const s = req.socket as CountedSocket;
     s[PENDING] = (s[PENDING] ?? 0) + 1;
-    // "close" comes once per response, when it is done or its connection is gone
-    res.once("close", () => {
-      if (--s[PENDING]! === 0) s.emit(ANSWERED);
-    });
+    (res as CountedResponse)[SOCKET] = s;
+    res.on("close", onResponseClose);
   });
   server.on("clientError", (_err, socket: Socket) => {
     const refuse = (): void => {
@@ -93,6 +91,15 @@ const ANSWERED = "mesh:answered";
 /** Responses in progress on a client socket. */
 const PENDING = Symbol("mesh.pendingResponses");
 type CountedSocket = Socket & { [PENDING]?: number };
+/** The socket a response was counted on (res.socket is gone by the time it closes). */
+const SOCKET = Symbol("mesh.countedOn");
+type CountedResponse = ServerResponse & { [SOCKET]?: CountedSocket };
+
+/** "close" comes once per response, when it is done or its connection is gone; one function for all of them, no closure per request. */
+function onResponseClose(this: CountedResponse): void {
+  const s = this[SOCKET];
+  if (s !== undefined && --s[PENDING]! === 0) s.emit(ANSWERED);
+}
 
 export function listen(server: HttpServer, address: string): Promise<number> {
   const i = address.lastIndexOf(":");

@@ -63,6 +63,8 @@ export class Sidecar {
   private readonly listeners: RunningListener[] = [];
   private readonly pools: PoolManager;
   private readonly clock: () => Date;
+  /** The clock in epoch milliseconds; Date.now itself when no clock is given (no Date made per call on the request path). */
+  private readonly nowMs: () => number;
   private readonly accessLog: AccessLog;
   /** Our certificate serial at each inbound connection's handshake. */
   private readonly socketSerial = new WeakMap<object, string>();
@@ -79,7 +81,9 @@ export class Sidecar {
   private constructor(private readonly o: SidecarOptions) {
     this.config = o.loaded.config;
     this.clock = o.clock ?? (() => new Date());
-    this.tlsAudit = new AuditWindow(20, () => this.clock().getTime());
+    const clock = o.clock;
+    this.nowMs = clock ? () => clock().getTime() : Date.now;
+    this.tlsAudit = new AuditWindow(20, this.nowMs);
     this.identity = new SdsIdentity({ socketPath: this.config.sds.socket, appToken: o.appToken, nodeId: this.config.name, trustDomain: this.config.sds.trust_domain, clock: this.clock });
     const mtls = {
       identity: () => this.identity.current(),
@@ -107,7 +111,7 @@ export class Sidecar {
     const log = this.o.logger;
     for (const cc of c.clusters) {
       const endpoints = cc.endpoints_file ? loadEndpointsFile(cc.endpoints_file) : undefined;
-      const cluster = new Cluster(cc, { random: this.o.random, endpoints, clock: () => this.clock().getTime() });
+      const cluster = new Cluster(cc, { random: this.o.random, endpoints, clock: this.nowMs });
       this.clusters.set(cc.name, cluster);
       if (cc.endpoints_file) {
         this.watchers.push(
@@ -130,7 +134,7 @@ export class Sidecar {
       metrics: this.metrics,
       mtls: { identity: () => this.identity.current(), clock: this.clock, registry: this.registry },
       random: this.o.random ?? Math.random,
-      now: () => this.clock().getTime(),
+      now: this.nowMs,
     });
 
     this.identity.on("change", (id, changed) => this.onIdentity(id, changed));
@@ -148,7 +152,7 @@ export class Sidecar {
         onDeny: (filter, d) => this.metrics.denials.labels(lc.name, filter, d.code).inc(),
         // the WAF audits itself; rate limiting is audited at most 10 times a second per listener
         quietFilters: new Set(["waf"]),
-        sampledFilters: new Map([["rate_limit", new AuditWindow(10, () => this.clock().getTime())]]),
+        sampledFilters: new Map([["rate_limit", new AuditWindow(10, this.nowMs)]]),
       });
       const runtime: ListenerRuntime = {
         name: lc.name,
@@ -228,13 +232,17 @@ export class Sidecar {
     }
   }
 
+  private readonly onResponseClose = ((sidecar: Sidecar) =>
+    function (this: ServerResponse): void {
+      sidecar.live.delete(this);
+      if (--sidecar.inFlight === 0 && sidecar.idleWaiters.length > 0) for (const w of sidecar.idleWaiters.splice(0)) w();
+    })(this);
+
   private track(l: ListenerRuntime, req: IncomingMessage, res: ServerResponse, handle: (req: IncomingMessage, res: ServerResponse) => void): void {
     this.inFlight++;
     this.live.add(res);
-    res.once("close", () => {
-      this.live.delete(res);
-      if (--this.inFlight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
-    });
+    // one listener function for every response ("close" comes once): no closure per request
+    res.on("close", this.onResponseClose);
     if (l.kind === "inbound") {
       const id = this.identity.current();
       // made under our previous certificate: finish this request, then let the client reconnect

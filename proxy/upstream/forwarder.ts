@@ -118,7 +118,8 @@ class Attempts implements Dispatcher.DispatchHandler {
     if (t.timeoutMs > 0) {
       this.totalTimer = setTimeout(() => this.onTotalTimeout(), Math.max(1, this.deadline - Date.now()));
     }
-    ex.res.once("close", () => {
+    // "close" comes once per response
+    ex.res.on("close", () => {
       if (!this.done) {
         this.cancelled = true;
         const c = this.controller;
