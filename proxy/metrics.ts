@@ -1,28 +1,22 @@
 /**
  * The sidecar's Prometheus metrics (one registry per proxy so tests can run
- * several). Label children are cached per (listener, route, status) so the
- * request path does no label hashing after the first request of a kind.
+ * several). The per-request ones are tallies (tally.ts) found through maps
+ * keyed by the config's names, so the request path does no label hashing.
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
-
-type Inc = { inc(v?: number): void };
-type Obs = { observe(v: number): void };
+import { Counter, Gauge, Registry } from "prom-client";
+import { TallyCounter, TallyHistogram, type CounterSeries, type HistogramSeries } from "./tally.js";
 
 export class ProxyMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
-    name: "mesh_proxy_requests_total",
-    help: "Requests answered, by listener, route and status code",
-    labelNames: ["listener", "route", "code"] as const,
-    registers: [this.registry],
-  });
-  readonly duration = new Histogram({
-    name: "mesh_proxy_request_duration_seconds",
-    help: "Time from request headers to the end of the response, by listener and route",
-    labelNames: ["listener", "route"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  /** The three metrics every request touches are tallies (tally.ts): prom-client would hash their labels on every request. */
+  readonly requests = new TallyCounter("mesh_proxy_requests_total", "Requests answered, by listener, route and status code", ["listener", "route", "code"], this.registry);
+  readonly duration = new TallyHistogram(
+    "mesh_proxy_request_duration_seconds",
+    "Time from request headers to the end of the response, by listener and route",
+    ["listener", "route"],
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.registry,
+  );
   readonly denials = new Counter({
     name: "mesh_proxy_denials_total",
     help: "Requests refused by a filter, by listener, filter and code",
@@ -41,12 +35,12 @@ export class ProxyMetrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
-  readonly upstream = new Counter({
-    name: "mesh_proxy_upstream_requests_total",
-    help: "Upstream attempts, by cluster and outcome (a status class, connect_failure, reset, timeout, overflow, no_healthy)",
-    labelNames: ["cluster", "outcome"] as const,
-    registers: [this.registry],
-  });
+  readonly upstream = new TallyCounter(
+    "mesh_proxy_upstream_requests_total",
+    "Upstream attempts, by cluster and outcome (a status class, connect_failure, reset, timeout, overflow, no_healthy)",
+    ["cluster", "outcome"],
+    this.registry,
+  );
   readonly retries = new Counter({
     name: "mesh_proxy_upstream_retries_total",
     help: "Retried upstream attempts, by cluster",
@@ -85,38 +79,34 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
-  private readonly reqChildren = new Map<string, Inc>();
-  private readonly durChildren = new Map<string, Obs>();
+  /** Series by listener, then route (names from config, the same string objects on every request). */
+  private readonly routes = new Map<string, Map<string, RouteSeries>>();
+  /** Upstream series by cluster, then outcome. */
+  private readonly outcomes = new Map<string, Map<string, CounterSeries>>();
 
-  private readonly upChildren = new Map<string, Inc>();
-
-  /** One upstream attempt's outcome, with the labelled child cached (cluster names come from config). */
+  /** One upstream attempt's outcome. */
   upstreamResult(cluster: string, outcome: string): void {
-    const key = `${cluster}\u0000${outcome}`;
-    let c = this.upChildren.get(key);
-    if (!c) {
-      c = this.upstream.labels(cluster, outcome);
-      if (this.upChildren.size < 10_000) this.upChildren.set(key, c);
-    }
-    c.inc();
+    let byOutcome = this.outcomes.get(cluster);
+    if (byOutcome === undefined) this.outcomes.set(cluster, (byOutcome = new Map()));
+    let c = byOutcome.get(outcome);
+    if (c === undefined) byOutcome.set(outcome, (c = this.upstream.series([cluster, outcome])));
+    c.value++;
   }
 
   /** One finished request: counts it and observes its duration. */
   record(listener: string, route: string, status: number, seconds: number): void {
-    const key = `${listener}\u0000${route}`;
-    let d = this.durChildren.get(key);
-    if (!d) {
-      d = this.duration.labels(listener, route);
-      this.durChildren.set(key, d);
-    }
-    d.observe(seconds);
-    const rkey = `${key}\u0000${status}`;
-    let c = this.reqChildren.get(rkey);
-    if (!c) {
-      c = this.requests.labels(listener, route, String(status));
-      // bounded: statuses are 3-digit, routes and listeners come from config
-      if (this.reqChildren.size < 10_000) this.reqChildren.set(rkey, c);
-    }
-    c.inc();
+    let byRoute = this.routes.get(listener);
+    if (byRoute === undefined) this.routes.set(listener, (byRoute = new Map()));
+    let r = byRoute.get(route);
+    if (r === undefined) byRoute.set(route, (r = { duration: this.duration.series([listener, route]), codes: new Map() }));
+    this.duration.observe(r.duration, seconds);
+    let c = r.codes.get(status);
+    if (c === undefined) r.codes.set(status, (c = this.requests.series([listener, route, String(status)])));
+    c.value++;
   }
+}
+
+interface RouteSeries {
+  readonly duration: HistogramSeries;
+  readonly codes: Map<number, CounterSeries>;
 }
