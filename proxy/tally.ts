@@ -38,10 +38,17 @@ abstract class Exported {
   constructor(
     readonly name: string,
     readonly help: string,
+    private readonly labelNames: readonly string[],
     registry: Registry,
   ) {
     // the registry only calls get(), reset() and reads name, help, type and aggregator
     registry.registerMetric(this as unknown as Metric);
+  }
+
+  protected labelsOf(values: readonly string[]): Labels {
+    const labels: Labels = {};
+    this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ""));
+    return labels;
   }
 
   get(): Promise<Snapshot> {
@@ -57,20 +64,9 @@ export class TallyCounter extends Exported {
   readonly type = "counter" as const;
   private readonly all: CounterSeries[] = [];
 
-  constructor(
-    name: string,
-    help: string,
-    private readonly labelNames: readonly string[],
-    registry: Registry,
-  ) {
-    super(name, help, registry);
-  }
-
   /** A new series for these label values (the caller keeps it; asking twice for the same values makes two). */
   series(values: readonly string[]): CounterSeries {
-    const labels: Labels = {};
-    this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ""));
-    const s = { labels, value: 0 };
+    const s = { labels: this.labelsOf(values), value: 0 };
     this.all.push(s);
     return s;
   }
@@ -99,17 +95,15 @@ export class TallyHistogram extends Exported {
   constructor(
     name: string,
     help: string,
-    private readonly labelNames: readonly string[],
+    labelNames: readonly string[],
     private readonly bounds: readonly number[],
     registry: Registry,
   ) {
-    super(name, help, registry);
+    super(name, help, labelNames, registry);
   }
 
   series(values: readonly string[]): HistogramSeries {
-    const labels: Labels = {};
-    this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ""));
-    const s = { labels, counts: new Float64Array(this.bounds.length), sum: 0, count: 0 };
+    const s = { labels: this.labelsOf(values), counts: new Float64Array(this.bounds.length), sum: 0, count: 0 };
     this.all.push(s);
     return s;
   }
