@@ -9,7 +9,8 @@ import { requiredLiterals } from "./prefilter/literals.js";
 import { RuleCompileError } from "./errors.js";
 import { operatorOf, SEVERITY_SCORES, type ConditionSpec, type RuleSpec, type Severity } from "./rule-spec.js";
 import { parseTargets, type TargetSet } from "./targets.js";
-import { CHANGES_ON, isTransformName, TRANSFORMS } from "./transforms.js";
+import { F_UPPER } from "./prefilter/features.js";
+import { CHANGES_ON, isTransformName, TRANSFORMS, type TransformName } from "./transforms.js";
 import { BODY_COLLECTIONS, type Transform } from "./types.js";
 
 export interface CompiledCondition {
@@ -19,6 +20,11 @@ export interface CompiledCondition {
   readonly chainId: number;
   /** The value features (prefilter/features.ts) any of the transformations changes a value on: without them the chain is the identity. */
   readonly changesOn: number;
+  /**
+   * The chain lowers case and no other step reacts to capitals: on a value whose only feature the chain
+   * reacts to is F_UPPER, every chain with this flag gives the same result, lowercase(value), made once.
+   */
+  readonly lowersOnly: boolean;
   readonly multiMatch: boolean;
   readonly negate: boolean;
   readonly op: Operator;
@@ -87,7 +93,8 @@ function compileCondition(c: ConditionSpec, path: readonly (string | number)[], 
   }
   // negated and multi_match conditions can match without the literal in the final value: no prefilter
   const literals = c.negate || c.multi_match ? undefined : literalsOf(key, c[key]);
-  return { targets, transforms, chainId: chainIdOf(names), changesOn, multiMatch: c.multi_match, negate: c.negate, op, opName: key, literals };
+  const lowersOnly = names.includes("lowercase") && names.every((t) => t === "lowercase" || (CHANGES_ON[t as TransformName] & F_UPPER) === 0);
+  return { targets, transforms, chainId: chainIdOf(names), changesOn, lowersOnly, multiMatch: c.multi_match, negate: c.negate, op, opName: key, literals };
 }
 
 function literalsOf(key: OperatorKey, arg: unknown): readonly string[] | undefined {

@@ -283,7 +283,8 @@ function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: In
   const states = insp.column(sel.index, args);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (!selected(sel, excludes, a)) continue;
+    // a value known not to match is passed over before the (dearer) name checks: names and values repeat
+    if ((cond >= 0 && isClean(states[i]!, cond)) || !selected(sel, excludes, a)) continue;
     const m = test(c, cond, states[i]!, insp);
     if (m !== undefined) return { target: targetLabel(sel.collection, a, false), match: m };
   }
@@ -324,7 +325,7 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes
     if (idxs === undefined) {
       // a small collection: its values are looked through (no index, nothing allocated)
       for (let i = 0; i < states.length; i++) {
-        if (!insp.triggers(states[i]!, set, gate) || !selected(sel, excludes, args[i]!)) continue;
+        if ((cond >= 0 && isClean(states[i]!, cond)) || !insp.triggers(states[i]!, set, gate) || !selected(sel, excludes, args[i]!)) continue;
         const m = test(c, cond, states[i]!, insp);
         if (m !== undefined) return { target: targetLabel(sel.collection, args[i]!, false), match: m };
       }
@@ -332,7 +333,7 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes
     }
     for (let k = 0; k < idxs.length; k++) {
       const a = args[idxs[k]!]!;
-      if (!selected(sel, excludes, a)) continue;
+      if ((cond >= 0 && isClean(states[idxs[k]!]!, cond)) || !selected(sel, excludes, a)) continue;
       const m = test(c, cond, states[idxs[k]!]!, insp);
       if (m !== undefined) return { target: targetLabel(sel.collection, a, false), match: m };
     }

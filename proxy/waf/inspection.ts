@@ -14,6 +14,7 @@
 import type { CompiledCondition } from "./compile.js";
 import { featuresOf, F_UPPER } from "./prefilter/features.js";
 import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
+import { lowercase } from "./transforms/text.js";
 import { COLLECTIONS, type Arg, type ParsedRequest } from "./types.js";
 import { MEMO_VALUE_CHARS, ValueMemo, type Known } from "./value-memo.js";
 
@@ -86,6 +87,8 @@ const NO_GATES: readonly number[] = [];
 const NO_INDEX: ReadonlyMap<number, readonly number[]> = new Map();
 /** Collections up to this many values are searched, not indexed, for a triggered gate. */
 const SMALL_COLLECTION = 32;
+/** Lists longer than this are looked for among the columns already made before a column is made for them. */
+const SHARED_COLUMN = 8;
 
 export class Inspection {
   /** Values not (yet) kept in the engine's memory, once per request. */
@@ -94,6 +97,8 @@ export class Inspection {
   private hits: Map<string, readonly number[]> | undefined;
   /** By collection number: what is known about each value, in order. */
   private readonly columns: (readonly Known[] | undefined)[] = new Array<readonly Known[] | undefined>(COLLECTIONS.length);
+  /** By collection number: the list a column was made from (args shares body_args' list when there is no query, and its column with it). */
+  private readonly sources: (readonly Arg[] | undefined)[] = new Array<readonly Arg[] | undefined>(COLLECTIONS.length);
   /** By collection number: gate → indices of the collection's values that trigger it (made when a triggered rule asks). */
   private indexes: (ReadonlyMap<number, readonly number[]> | undefined)[] | undefined;
 
@@ -114,7 +119,7 @@ export class Inspection {
     k = this.local?.get(v);
     if (k === undefined) {
       // every field from the start: one object shape for all records, no property store grown later
-      k = { value: v, features: featuresOf(v), forms: undefined, raw: undefined, byChain: undefined, bySet: undefined, clean: undefined };
+      k = { value: v, features: -1, forms: undefined, lower: undefined, raw: undefined, byChain: undefined, bySet: undefined, clean: undefined };
       if (memo.admit(v)) memo.set(v, k);
       else (this.local ??= new Map()).set(v, k);
     }
@@ -125,16 +130,33 @@ export class Inspection {
   column(n: number, args: readonly Arg[]): readonly Known[] {
     let c = this.columns[n];
     if (c === undefined) {
-      const out = new Array<Known>(args.length);
-      for (let i = 0; i < args.length; i++) out[i] = this.state(args[i]!.value);
-      this.columns[n] = c = out;
+      const sources = this.sources;
+      // only a long list is worth the search (args and body_args are the same list when there is no query)
+      if (args.length > SHARED_COLUMN) for (let m = 0; m < sources.length && c === undefined; m++) if (sources[m] === args) c = this.columns[m];
+      if (c === undefined) {
+        const out = new Array<Known>(args.length);
+        for (let i = 0; i < args.length; i++) out[i] = this.state(args[i]!.value);
+        c = out;
+      }
+      this.columns[n] = c;
+      sources[n] = args;
     }
     return c;
   }
 
   /** The value after the condition's transformations (worked out once per chain and value). */
   transformed(c: CompiledCondition, k: Known): string {
-    if ((k.features & c.changesOn) === 0) return k.value;
+    if (c.changesOn === 0) return k.value;
+    const hit = featuresOfKnown(k) & c.changesOn;
+    if (hit === 0) return k.value;
+    if (hit === F_UPPER && c.lowersOnly) {
+      let low = k.lower;
+      if (low === undefined) {
+        k.lower = low = lowercase(k.value);
+        this.gates.memo.charge(low.length);
+      }
+      return low;
+    }
     const forms = (k.forms ??= []);
     let t = forms[c.chainId];
     if (t === undefined) {
@@ -220,7 +242,8 @@ export class Inspection {
     if (done !== undefined) return done;
     const g = this.gates;
     const raw = (k.raw ??= this.scanRaw(k.value));
-    if ((k.features & g.setMask[set]!) === 0) {
+    const setMask = g.setMask[set]!;
+    if (setMask === 0 || (featuresOfKnown(k) & setMask) === 0) {
       // every chain of the set leaves the value alone (up to case): its raw hits answer for all of them,
       // and a value without any (most values) needs no record of that
       if (raw.length === 0) return NO_GATES;
@@ -246,7 +269,7 @@ export class Inspection {
     if (done !== undefined) return done;
     const g = this.gates;
     let hs: readonly number[];
-    if ((k.features & g.scanMask[chain]!) === 0) {
+    if ((featuresOfKnown(k) & g.scanMask[chain]!) === 0) {
       hs = (k.raw ??= this.scanRaw(k.value));
     } else {
       const t = this.transformed(g.proto[chain]!, k);
@@ -278,6 +301,13 @@ export class Inspection {
     }
     return h;
   }
+}
+
+/** A record's features, worked out the first time they are needed. */
+export function featuresOfKnown(k: Known): number {
+  let f = k.features;
+  if (f < 0) f = k.features = featuresOf(k.value);
+  return f;
 }
 
 /** Whether condition number `cond` is known not to match the value. */

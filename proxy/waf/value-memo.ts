@@ -24,9 +24,12 @@ export const MEMO_CHARS = 1 << 20;
 
 export interface Known {
   readonly value: string;
-  readonly features: number;
+  /** The value's features (prefilter/features.ts), or -1 until first asked for (see featuresOfKnown): a long raw body often needs none. */
+  features: number;
   /** By chain id: the value after that chain (only for chains that change it). */
   forms?: (string | undefined)[];
+  /** lowercase(value), shared by the chains that change the value only in case (CompiledCondition.lowersOnly). */
+  lower?: string;
   /** Gates whose literals occur in the value as it is (any chain); undefined until scanned. */
   raw?: readonly number[];
   /** By chain id: the gates of that chain the value triggers. */
