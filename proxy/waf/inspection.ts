@@ -27,7 +27,7 @@ export class GateSet {
   readonly scanMask: Int32Array;
   /** By chain id: a condition with that chain, to transform with. */
   readonly proto: (CompiledCondition | undefined)[];
-  /** Distinct lists of chain ids: those of the gates inspecting one collection (a value is only scanned for those). */
+  /** Distinct sets of gates, those inspecting one collection: by set, the chain ids of its gates (a value is only scanned for those). */
   readonly sets: readonly (readonly number[])[];
   /** By collection number (COLLECTION_INDEX): its index in `sets`, -1 when no gate inspects the collection. */
   readonly setOf: Int32Array;
@@ -35,10 +35,16 @@ export class GateSet {
   readonly seen: Uint8Array;
   readonly found: number[] = [];
   readonly memo: ValueMemo;
-  /** By chain set: the features on which some chain of the set changes a value beyond ASCII case. */
+  /** By gate set: the features on which some chain of the set changes a value beyond ASCII case. */
   readonly setMask: Int32Array;
-  /** By chain set × chain id: 1 when the chain belongs to the set. */
+  /** By gate set × gate: 1 when the gate inspects the set's collections (a literal found for another gate does not wake it). */
   readonly inSet: Uint8Array;
+  /**
+   * By gate set: one case-insensitive regex of all the set's literals, when they are few (undefined otherwise).
+   * V8 runs it many times faster than the automaton walks a long value, and most long values (a raw body)
+   * hold none of the literals: it says so before the automaton is run.
+   */
+  readonly quick: (RegExp | undefined)[];
   /** Per gate: the number of the last inspection in which some value triggered it. */
   readonly stamp: Int32Array;
   /** Number of the current inspection (wraps within the positive numbers). */
@@ -52,32 +58,33 @@ export class GateSet {
     const size = Math.max(0, ...gates.map((g) => g.chainId + 1));
     this.scanMask = new Int32Array(size).fill(-1);
     this.proto = new Array<CompiledCondition | undefined>(size);
-    // by collection number: the chains of the gates inspecting it
-    const chainsFor = new Map<number, number[]>();
-    for (const g of gates) {
+    // by collection number: the gates inspecting it
+    const gatesFor = new Map<number, number[]>();
+    gates.forEach((g, i) => {
       for (const sel of g.targets.include) {
         if (sel.count) continue;
-        const list = chainsFor.get(sel.index) ?? [];
-        if (!list.includes(g.chainId)) list.push(g.chainId);
-        chainsFor.set(sel.index, list);
+        const list = gatesFor.get(sel.index) ?? [];
+        if (!list.includes(i)) list.push(i);
+        gatesFor.set(sel.index, list);
       }
-      if (this.proto[g.chainId] !== undefined) continue;
+      if (this.proto[g.chainId] !== undefined) return;
       this.proto[g.chainId] = g;
       this.scanMask[g.chainId] = g.changesOn & ~F_UPPER;
-    }
-    const sets: number[][] = [];
+    });
+    const members: number[][] = [];
     const setOf = new Int32Array(COLLECTIONS.length).fill(-1);
-    for (const [col, chains] of chainsFor) {
-      chains.sort((a, b) => a - b);
-      let i = sets.findIndex((x) => x.join() === chains.join());
-      if (i < 0) i = sets.push(chains) - 1;
+    for (const [col, list] of gatesFor) {
+      list.sort((a, b) => a - b);
+      let i = members.findIndex((x) => x.join() === list.join());
+      if (i < 0) i = members.push(list) - 1;
       setOf[col] = i;
     }
-    this.sets = sets;
+    this.sets = members.map((list) => [...new Set(list.map((i) => gates[i]!.chainId))].sort((a, b) => a - b));
     this.setOf = setOf;
-    this.setMask = Int32Array.from(sets, (chains) => chains.reduce((m, c) => m | this.scanMask[c]!, 0));
-    this.inSet = new Uint8Array(sets.length * size);
-    sets.forEach((chains, i) => chains.forEach((c) => (this.inSet[i * size + c] = 1)));
+    this.setMask = Int32Array.from(this.sets, (chains) => chains.reduce((m, c) => m | this.scanMask[c]!, 0));
+    this.inSet = new Uint8Array(members.length * gates.length);
+    members.forEach((list, i) => list.forEach((gate) => (this.inSet[i * gates.length + gate] = 1)));
+    this.quick = members.map((list) => quickRegex(list.flatMap((i) => gates[i]!.literals ?? [])));
     this.seen = new Uint8Array(gates.length);
     this.stamp = new Int32Array(gates.length);
   }
@@ -241,15 +248,16 @@ export class Inspection {
     const done = k.bySet?.[set];
     if (done !== undefined) return done;
     const g = this.gates;
-    const raw = (k.raw ??= this.scanRaw(k.value));
+    const width = g.chainOf.length;
     const setMask = g.setMask[set]!;
     if (setMask === 0 || (featuresOfKnown(k) & setMask) === 0) {
       // every chain of the set leaves the value alone (up to case): its raw hits answer for all of them,
       // and a value without any (most values) needs no record of that
+      if (k.raw === undefined && k.value.length >= QUICK_MIN_CHARS && g.quick[set]?.test(k.value) === false) return NO_GATES;
+      const raw = (k.raw ??= this.scanRaw(k.value));
       if (raw.length === 0) return NO_GATES;
-      const width = g.scanMask.length;
       let only: number[] | undefined;
-      for (let i = 0; i < raw.length; i++) if (g.inSet[set * width + g.chainOf[raw[i]!]!] === 1) (only ??= []).push(raw[i]!);
+      for (let i = 0; i < raw.length; i++) if (g.inSet[set * width + raw[i]!] === 1) (only ??= []).push(raw[i]!);
       (k.bySet ??= [])[set] = only ?? NO_GATES;
       return only ?? NO_GATES;
     }
@@ -257,7 +265,7 @@ export class Inspection {
     let out: number[] | undefined;
     for (let c = 0; c < chains.length; c++) {
       const gs = this.gatesFor(k, chains[c]!);
-      for (let i = 0; i < gs.length; i++) (out ??= []).push(gs[i]!);
+      for (let i = 0; i < gs.length; i++) if (g.inSet[set * width + gs[i]!] === 1) (out ??= []).push(gs[i]!);
     }
     (k.bySet ??= [])[set] = out ?? NO_GATES;
     return out ?? NO_GATES;
@@ -308,6 +316,20 @@ export function featuresOfKnown(k: Known): number {
   let f = k.features;
   if (f < 0) f = k.features = featuresOf(k.value);
   return f;
+}
+
+/** Values this long are first tested with their gate set's quick regex (shorter ones cost less to scan than to test). */
+const QUICK_MIN_CHARS = 256;
+/** A gate set with more literals than this gets no quick regex (a long alternation is no faster than the automaton). */
+const QUICK_MAX_LITERALS = 16;
+
+/** The quick regex of a gate set's literals (see GateSet.quick), or undefined when they are too many. */
+function quickRegex(literals: readonly string[]): RegExp | undefined {
+  const distinct = [...new Set(literals)].filter((l) => l.length > 0);
+  if (distinct.length === 0 || distinct.length > QUICK_MAX_LITERALS) return undefined;
+  // ASCII case is ignored as the automaton ignores it; "i" without "u" folds no other letter onto ASCII,
+  // so the regex finds at least what the automaton finds
+  return new RegExp(distinct.map((l) => l.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&")).join("|"), "i");
 }
 
 /** Whether condition number `cond` is known not to match the value. */

@@ -109,3 +109,56 @@ rules:
     t.is(at("q=plain"), "pass");
   }
 });
+
+test("a long value is tested with its gate set's quick regex: literals in any ASCII case and with regex characters still trigger", (t) => {
+  const rules = parseRuleFile(
+    `
+defaults:
+  tags: [test]
+  severity: critical
+rules:
+  - {id: 20, msg: entity, targets: [body], rx: '(?i)<!entity\\s+\\w+\\s+system'}
+  - {id: 21, msg: dotted call, targets: [body], rx: 'a\\.b\\(c\\)'}
+  - {id: 22, msg: header word, targets: [headers], rx: 'zebra'}
+`,
+    "quick.yaml",
+  );
+  const engine = new WafEngine(rules, DEFAULT_SETTINGS);
+  const pad = "x".repeat(400);
+  const verdict = (body: string): number[] =>
+    engine.evaluate(req({ method: "POST", uri: "/", headers: [["host", "x"], ["content-type", "text/plain"]], body }), { route: "", path: "/" }).matches.map((m) => m.id);
+  t.deepEqual(verdict(`${pad}<!ENTITY xxe SYSTEM "file:///etc/passwd">${pad}`), [20]);
+  t.deepEqual(verdict(`${pad} A.B(C) ${pad}`), [], "the pattern is case-sensitive, the gate is not");
+  t.deepEqual(verdict(`${pad} a.b(c) ${pad}`), [21]);
+  t.deepEqual(verdict(`${pad} zebra ${pad}`), [], "a literal of a gate that does not inspect the body does not wake it there");
+  t.deepEqual(verdict(pad + pad), []);
+});
+
+test("a gate set holds only the gates inspecting its collections", (t) => {
+  const rules = parseRuleFile(
+    `
+defaults:
+  tags: [test]
+rules:
+  - {id: 30, msg: in args, targets: [args], rx: 'alpha'}
+  - {id: 31, msg: in headers, targets: [headers], rx: 'beta'}
+  - {id: 32, msg: in both, targets: [args, headers], rx: 'gamma'}
+`,
+    "sets.yaml",
+  );
+  const gates = new GateSet(rules);
+  const args = gates.setOf[COLLECTION_INDEX.get("args")!]!;
+  const headers = gates.setOf[COLLECTION_INDEX.get("headers")!]!;
+  t.not(args, headers);
+  t.is(gates.setOf[COLLECTION_INDEX.get("cookies")!], -1);
+  const member = (set: number): number[] => [0, 1, 2].filter((g) => gates.inSet[set * 3 + g] === 1);
+  t.deepEqual(member(args), [0, 2]);
+  t.deepEqual(member(headers), [1, 2]);
+  // each literal sits where its gate does not look, but gamma's
+  const insp = new Inspection(parseRequest(req({ uri: "/?q=beta", headers: [["host", "x"], ["x-a", "alpha gamma"]] })), gates);
+  insp.gateHits();
+  t.deepEqual(
+    [0, 1, 2].map((g) => insp.hit(g)),
+    [false, false, true],
+  );
+});
