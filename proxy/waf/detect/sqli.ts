@@ -11,6 +11,7 @@
 
 import { fingerprint } from "./sqli-fold.js";
 import { quotedEnd } from "./sqli-chars.js";
+import { lookupWord, MAX_KEYWORD, mayBeKnown } from "./sqli-keywords.js";
 import { isInjection } from "./sqli-rules.js";
 
 export interface SqliMatch {
@@ -45,6 +46,53 @@ export function isInert(s: string): boolean {
   return true;
 }
 
+const LETTER = 1;
+const DIGIT_CH = 2;
+/** Prose characters (see isProse): 1 letter or "_", 2 digit, 3 blank, comma or dash. */
+const PROSE = new Uint8Array(128);
+for (let c = 0x61; c <= 0x7a; c++) PROSE[c] = PROSE[c - 0x20] = LETTER;
+PROSE[0x5f] = LETTER;
+for (let c = 0x30; c <= 0x39; c++) PROSE[c] = DIGIT_CH;
+PROSE[0x20] = PROSE[0x2c] = PROSE[0x2d] = 3;
+
+/**
+ * The second fast path: words none of which SQL knows, whole numbers, blanks,
+ * commas and single dashes ("Running shoes, blue-5", "12 Main Street"). The
+ * tokenizer would read only w, n, "," and o from such a value, and no rule
+ * matches a fingerprint made of those (a test checks every one up to the
+ * token limit); there is no quote to break out of either. A number run into a
+ * word ("1union") is left to the tokenizer, which splits it.
+ */
+export function isProse(s: string): boolean {
+  const n = s.length;
+  let i = 0;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    const k = c < 128 ? PROSE[c]! : 0;
+    if (k === 0) return false;
+    if (k === 3) {
+      if (c === 0x2d && s.charCodeAt(i + 1) === 0x2d) return false; // "--" opens a comment
+      i++;
+      continue;
+    }
+    let e = i + 1;
+    while (e < n) {
+      const d = s.charCodeAt(e);
+      const kd = d < 128 ? PROSE[d]! : 0;
+      if (kd !== LETTER && kd !== DIGIT_CH) break;
+      e++;
+    }
+    if (k === DIGIT_CH) {
+      // digits only: a number; digits then letters are not split here
+      for (let j = i + 1; j < e; j++) if (PROSE[s.charCodeAt(j)] !== DIGIT_CH) return false;
+    } else if (e - i <= MAX_KEYWORD && mayBeKnown(e - i, c, s.charCodeAt(i + 1)) && lookupWord(s.slice(i, e).toLowerCase()) !== undefined) {
+      return false;
+    }
+    i = e;
+  }
+  return true;
+}
+
 const QUOTES: readonly (readonly [string, number, SqliMatch["context"]])[] = [
   ["'", 0x27, "single-quote"],
   ['"', 0x22, "double-quote"],
@@ -53,7 +101,7 @@ const QUOTES: readonly (readonly [string, number, SqliMatch["context"]])[] = [
 
 function detect(input: string): SqliMatch | undefined {
   const s = input.length > MAX_INPUT ? input.slice(0, MAX_INPUT) : input;
-  if (isInert(s)) return undefined;
+  if (isInert(s) || isProse(s)) return undefined;
   let fp = fingerprint(s, 0, false);
   if (isInjection(fp, "none")) return { fingerprint: fp, context: "none" };
   for (const [q, code, context] of QUOTES) {

@@ -1,5 +1,7 @@
 import test from "ava";
-import { MAX_INPUT, detectSqli, isInert, type SqliMatch } from "../../../../proxy/waf/detect/sqli.js";
+import { MAX_INPUT, detectSqli, isInert, isProse, type SqliMatch } from "../../../../proxy/waf/detect/sqli.js";
+import { fingerprint, MAX_TOKENS } from "../../../../proxy/waf/detect/sqli-fold.js";
+import { isInjection } from "../../../../proxy/waf/detect/sqli-rules.js";
 
 /** Injections, several dialects; every one must be flagged (in whatever context). */
 const attacks: string[] = [
@@ -241,6 +243,44 @@ test("fast path: values without SQL syntax are inert and never flagged", (t) => 
     t.is(detectSqli(v), undefined, v);
   }
   for (const v of ["a b", "a--", "a'", "a(", "@@x", "a\u00a0b"]) t.false(isInert(v), v);
+});
+
+test("fast path: prose (unknown words, whole numbers, blanks, commas, single dashes) is never flagged", (t) => {
+  for (const v of ["Running shoes, blue-5", "jane doe-x1", "12 Main Street", "sku-10001-5", "foo_bar baz"]) {
+    t.true(isProse(v), v);
+    t.is(detectSqli(v), undefined, v);
+  }
+  for (const v of ["1 union select 2", "a or b", "x--", "1union", "4b", "it's", "a.b", "a\tb", "caf\u00e9"]) t.false(isProse(v), v);
+});
+
+test("no fingerprint made only of words, numbers, commas and operators matches a rule", (t) => {
+  const letters = ["w", "n", "o", ","];
+  let checked = 0;
+  const walk = (fp: string): void => {
+    t.false(isInjection(fp, "none"), fp);
+    if (fp.length === MAX_TOKENS) t.false(isInjection(`${fp}~`, "none"), `${fp}~`);
+    checked++;
+    if (fp.length < MAX_TOKENS) for (const l of letters) walk(fp + l);
+  };
+  walk("");
+  t.true(checked > 1_000_000);
+});
+
+test("what the prose fast path lets through, the tokenizer reads as words, numbers, commas and operators only", (t) => {
+  // random values from prose pieces and SQL words: the fast path must only pass those the tokenizer folds harmlessly
+  const pieces = ["shoes", "Blue", "x", "_id", "12", "0", "union", "select", "or", "and", "is", "null", "sleep", "char", "if", "4b", "1e5", "0x1f", " ", " ", ",", "-", "--"];
+  let seed = 7;
+  const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  let passed = 0;
+  for (let i = 0; i < 20_000; i++) {
+    let v = "";
+    for (let k = 1 + rand(8); k > 0; k--) v += pieces[rand(pieces.length)];
+    if (!isProse(v)) continue;
+    passed++;
+    t.regex(fingerprint(v.toLowerCase(), 0, false), /^[wno,]*~?$/, v);
+    t.is(detectSqli(v), undefined, v);
+  }
+  t.true(passed > 1000, String(passed));
 });
 
 test("only the first MAX_INPUT characters are inspected", (t) => {
