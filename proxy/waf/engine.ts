@@ -284,7 +284,7 @@ function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: In
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     // a value known not to match is passed over before the (dearer) name checks: names and values repeat
-    if ((cond >= 0 && isClean(states[i]!, cond)) || !selected(sel, excludes, a)) continue;
+    if (knownClean(states[i]!, cond) || !selected(sel, excludes, a)) continue;
     const m = test(c, cond, states[i]!, insp);
     if (m !== undefined) return { target: targetLabel(sel.collection, a, false), match: m };
   }
@@ -325,7 +325,7 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes
     if (idxs === undefined) {
       // a small collection: its values are looked through (no index, nothing allocated)
       for (let i = 0; i < states.length; i++) {
-        if ((cond >= 0 && isClean(states[i]!, cond)) || !insp.triggers(states[i]!, set, gate) || !selected(sel, excludes, args[i]!)) continue;
+        if (knownClean(states[i]!, cond) || !insp.triggers(states[i]!, set, gate) || !selected(sel, excludes, args[i]!)) continue;
         const m = test(c, cond, states[i]!, insp);
         if (m !== undefined) return { target: targetLabel(sel.collection, args[i]!, false), match: m };
       }
@@ -333,7 +333,7 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes
     }
     for (let k = 0; k < idxs.length; k++) {
       const a = args[idxs[k]!]!;
-      if ((cond >= 0 && isClean(states[idxs[k]!]!, cond)) || !selected(sel, excludes, a)) continue;
+      if (knownClean(states[idxs[k]!]!, cond) || !selected(sel, excludes, a)) continue;
       const m = test(c, cond, states[idxs[k]!]!, insp);
       if (m !== undefined) return { target: targetLabel(sel.collection, a, false), match: m };
     }
@@ -341,11 +341,16 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes
   return undefined;
 }
 
+/** Whether memoizable condition number `cond` (-1: not memoizable) is known not to match the value. */
+function knownClean(st: Known, cond: number): boolean {
+  return cond >= 0 && isClean(st, cond);
+}
+
 /** The condition's operator on one value (multi_match: also before and between transformations). */
 function test(c: CompiledCondition, cond: number, st: Known, insp: Inspection): string | undefined {
   if (c.multiMatch) return testMulti(c, st.value);
   if (cond >= 0) {
-    if (isClean(st, cond)) return undefined;
+    // the callers have passed over values known clean (knownClean), before their name checks
     const m = c.op(insp.transformed(c, st));
     if (m === undefined) markClean(st, cond);
     return m;
