@@ -22,6 +22,7 @@ import type { FilterRequest } from "./filters/types.js";
 import type { FinishInfo } from "./http/exchange.js";
 import { createHandler, type ListenerRuntime } from "./http/handler.js";
 import { SdsIdentity, type IdentitySnapshot } from "./identity/sds-identity.js";
+import { InFlight } from "./in-flight.js";
 import { createListenerServer, listen, serverTlsOptions, type ListenerServer } from "./listeners.js";
 import { ProxyMetrics } from "./metrics.js";
 import { compileRoutes } from "./routing/table.js";
@@ -71,9 +72,8 @@ export class Sidecar {
   private admin?: AdminServer;
   private sweepTimer?: NodeJS.Timeout;
   private draining = false;
-  private inFlight = 0;
-  /** Responses in flight, so a drain can ask each one's client to close after it. */
-  private readonly live = new Set<ServerResponse>();
+  /** Responses in flight, so a drain can ask each one's client to close after it and wait for them. */
+  private readonly live = new InFlight<ServerResponse>();
   private idleWaiters: Array<() => void> = [];
   /** TLS events (handshake failures, refused or revoked peers) audited per second at most. */
   private readonly tlsAudit: AuditWindow;
@@ -235,11 +235,10 @@ export class Sidecar {
   private readonly onResponseClose = ((sidecar: Sidecar) =>
     function (this: ServerResponse): void {
       sidecar.live.delete(this);
-      if (--sidecar.inFlight === 0 && sidecar.idleWaiters.length > 0) for (const w of sidecar.idleWaiters.splice(0)) w();
+      if (sidecar.live.size === 0 && sidecar.idleWaiters.length > 0) for (const w of sidecar.idleWaiters.splice(0)) w();
     })(this);
 
   private track(l: ListenerRuntime, req: IncomingMessage, res: ServerResponse, handle: (req: IncomingMessage, res: ServerResponse) => void): void {
-    this.inFlight++;
     this.live.add(res);
     // one listener function for every response ("close" comes once): no closure per request
     res.on("close", this.onResponseClose);
@@ -340,12 +339,12 @@ export class Sidecar {
    */
   async drain(timeoutMs = this.config.drain_timeout): Promise<void> {
     this.draining = true;
-    for (const res of this.live) if (!res.headersSent) res.shouldKeepAlive = false;
+    for (const res of this.live.list()) if (!res.headersSent) res.shouldKeepAlive = false;
     for (const l of this.listeners) {
       l.srv.server.close();
       l.srv.server.closeIdleConnections();
     }
-    if (this.inFlight > 0) {
+    if (this.live.size > 0) {
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, timeoutMs);
         this.idleWaiters.push(() => {
