@@ -9,10 +9,14 @@
  * generation fills it becomes the old one and the old one is dropped, so a
  * flood of distinct values costs at most the memory of two generations.
  *
- * A value is only kept the second time it turns up (a doorkeeper set of
- * recently seen values, cleared when full): values that never come back (a
- * JSON body's fresh field values) then cost no record that would churn the
- * generations and the garbage collector's old space.
+ * A value is only kept the second time it turns up: values that never come
+ * back (a JSON body's fresh field values) then cost no record that would
+ * churn the generations. The doorkeeper that remembers first sightings is a
+ * fixed table of hashes, not a Set of the strings: a long-lived Set of
+ * short-lived strings made V8 promote them, and whatever else the minor
+ * collections met alongside, to the old generation (2.5 MB a collection and
+ * 6 ms pauses for fresh JSON bodies, against none and 0.5 ms with the table).
+ * A hash collision only admits a value on its first sighting.
  */
 
 /** Values up to this length are remembered across requests. */
@@ -21,6 +25,10 @@ export const MEMO_VALUE_CHARS = 512;
 export const MEMO_ENTRIES = 4096;
 /** Characters (values and transformed forms) per generation. */
 export const MEMO_CHARS = 1 << 20;
+/** Slots of the doorkeeper (a power of two): a first sighting is forgotten when another value takes its slot. */
+export const DOORKEEPER_SLOTS = 8192;
+/** Characters hashed at each end of a value for the doorkeeper. */
+const HASHED_END = 32;
 
 export interface Known {
   readonly value: string;
@@ -44,7 +52,8 @@ export class ValueMemo {
   private young = new Map<string, Known>();
   private old = new Map<string, Known>();
   private youngChars = 0;
-  private readonly seenOnce = new Set<string>();
+  /** Hash tags (never 0) of values seen once, by slot. */
+  private readonly seenOnce = new Int32Array(DOORKEEPER_SLOTS);
 
   constructor(readonly enabled = true) {}
 
@@ -59,11 +68,12 @@ export class ValueMemo {
   /** Whether a value not held yet should be kept: true from its second sighting on (never for long values or when off). */
   admit(v: string): boolean {
     if (!this.enabled || v.length > MEMO_VALUE_CHARS) return false;
-    // one hash operation, not has + add: a value met for the first time is the common case
-    const before = this.seenOnce.size;
-    if (before >= MEMO_ENTRIES) this.seenOnce.clear();
-    this.seenOnce.add(v);
-    return before < MEMO_ENTRIES && this.seenOnce.size === before;
+    const h = doorkeeperHash(v);
+    const slot = h & (DOORKEEPER_SLOTS - 1);
+    const tag = h | 1;
+    if (this.seenOnce[slot] === tag) return true;
+    this.seenOnce[slot] = tag;
+    return false;
   }
 
   /** Keeps k (a value longer than MEMO_VALUE_CHARS is not kept). */
@@ -87,4 +97,14 @@ export class ValueMemo {
   get size(): number {
     return this.young.size + this.old.size;
   }
+}
+
+/** FNV-1a over the length and at most HASHED_END characters at each end (a long value differing only in its middle may collide: it is then admitted early). */
+function doorkeeperHash(v: string): number {
+  const n = v.length;
+  let h = Math.imul(0x811c9dc5 ^ n, 16777619);
+  const head = n <= 2 * HASHED_END ? n : HASHED_END;
+  for (let i = 0; i < head; i++) h = Math.imul(h ^ v.charCodeAt(i), 16777619);
+  for (let i = Math.max(head, n - HASHED_END); i < n; i++) h = Math.imul(h ^ v.charCodeAt(i), 16777619);
+  return h;
 }

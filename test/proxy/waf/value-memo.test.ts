@@ -3,7 +3,7 @@ import { DEFAULT_SETTINGS, WafEngine } from "../../../proxy/waf/engine.js";
 import { loadRules } from "../../../proxy/waf/rule-file.js";
 import { bundledRulesDir } from "../../../proxy/waf/settings.js";
 import type { WafInput } from "../../../proxy/waf/types.js";
-import { MEMO_ENTRIES, MEMO_VALUE_CHARS, ValueMemo, type Known } from "../../../proxy/waf/value-memo.js";
+import { DOORKEEPER_SLOTS, MEMO_ENTRIES, MEMO_VALUE_CHARS, ValueMemo, type Known } from "../../../proxy/waf/value-memo.js";
 
 const known = (features: number): Known => ({ value: "", features });
 
@@ -36,9 +36,29 @@ test("a value is admitted on its second sighting only, and a long one never", (t
   const long = "y".repeat(MEMO_VALUE_CHARS + 1);
   t.false(m.admit(long));
   t.false(m.admit(long));
-  // the doorkeeper is bounded: a flood of one-off values clears it instead of growing
-  for (let i = 0; i < MEMO_ENTRIES * 3; i++) m.admit(`u${i}`);
-  t.false(m.admit("u0"));
+});
+
+test("the doorkeeper is a fixed table: recent first sightings are mostly remembered, a flood of one-off values pushes old ones out", (t) => {
+  const m = new ValueMemo();
+  let early = 0;
+  for (let i = 0; i < 500; i++) if (m.admit(`r${i}`)) early++;
+  t.is(early, 0);
+  let again = 0;
+  for (let i = 0; i < 500; i++) if (m.admit(`r${i}`)) again++;
+  // a slot taken by another value only delays a memo entry to the third sighting
+  t.true(again >= 450, String(again));
+  for (let i = 0; i < DOORKEEPER_SLOTS * 8; i++) m.admit(`u${i}`);
+  let remembered = 0;
+  for (let i = 0; i < 1000; i++) if (m.admit(`u${i}`)) remembered++;
+  t.true(remembered <= 10, String(remembered));
+  // a long value is hashed by its length and its two ends: a change there tells it apart, one only in its middle is admitted early
+  const a = "a".repeat(100) + "x" + "b".repeat(100);
+  t.false(m.admit(a));
+  t.false(m.admit("c" + a.slice(1)));
+  t.false(m.admit(a.slice(0, -1) + "c"));
+  t.false(m.admit(a + "b"));
+  t.true(m.admit("a".repeat(100) + "y" + "b".repeat(100)));
+  t.true(m.admit(a));
 });
 
 test("a memo that is off keeps nothing", (t) => {
