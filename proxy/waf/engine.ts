@@ -11,6 +11,7 @@ import { Exclusions, type ExclusionSpec, type ModeOverride, type Plan, type WafM
 import { GateSet, Inspection, isClean, markClean } from "./inspection.js";
 import type { Known } from "./value-memo.js";
 import { parseRequest, type Derived } from "./request/parse.js";
+import { buildScreen, couldMatch, type Screen } from "./step-screen.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
 import { COLLECTIONS, DEFAULT_LIMITS, type Arg, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
 
@@ -116,6 +117,8 @@ interface StepTable {
   readonly steps: readonly Step[];
   readonly needs: Int32Array;
   readonly gates: Int32Array;
+  /** What decides, before a step is touched, whether its head could match (step-screen.ts). */
+  readonly screen: Screen;
 }
 
 /** A condition whose miss on a value can be remembered: its result depends only on the value (negated and multi_match ones are left out for simplicity). */
@@ -182,7 +185,7 @@ export class WafEngine {
     let score = 0;
     let detectionScore = 0;
     let matches: WafMatch[] | undefined;
-    const { steps, needs, gates } = this.stepsOf(plan);
+    const { steps, needs, gates, screen } = this.stepsOf(plan);
     const present = presentMask(req);
     insp.gateHits();
     for (let i = 0; i < steps.length; i++) {
@@ -193,6 +196,7 @@ export class WafEngine {
       if ((need & present) === 0) continue;
       const gate = gates[i]!;
       if (gate >= 0 && need !== -1 && !insp.hit(gate)) continue;
+      if (!couldMatch(screen, i, insp)) continue;
       const { rule: r, headExcl, chainExcl, cond, chainConds } = steps[i]!;
       const hit = gate < 0 ? runCondition(r, cond, insp, headExcl) : runGated(r, cond, insp, headExcl, gate);
       if (hit === undefined) continue;
@@ -235,7 +239,12 @@ export class WafEngine {
           chainConds: rule.chain.map((c) => this.condOf.get(c) ?? -1),
         };
       });
-      table = { steps, needs: Int32Array.from(steps, (x) => x.needs), gates: Int32Array.from(steps, (x) => x.gate) };
+      table = {
+        steps,
+        needs: Int32Array.from(steps, (x) => x.needs),
+        gates: Int32Array.from(steps, (x) => x.gate),
+        screen: buildScreen(steps.map((x) => ({ cond: x.rule, memo: x.cond }))),
+      };
       this.steps.set(plan, table);
     }
     return table;

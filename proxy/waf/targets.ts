@@ -75,7 +75,7 @@ export function keyMatches(f: KeyFilter, arg: Arg): boolean {
 }
 
 /** name.toLowerCase() === lower for names of equal length, without making the lower-cased copy for ASCII names (runs per value per named target). */
-function sameName(name: string, lower: string): boolean {
+export function sameName(name: string, lower: string): boolean {
   if (name === lower) return true;
   if (name.length !== lower.length) return false;
   for (let i = 0; i < name.length; i++) {

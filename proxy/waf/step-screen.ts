@@ -1,0 +1,119 @@
+/**
+ * A screen run before a rule is touched: whether the rule's head condition
+ * could match this request at all, decided from flat arrays and the
+ * request's own columns. A head cannot match when every value its targets
+ * could pick is known not to match it (the engine remembers such misses per
+ * value), when the header it names is absent, or when it counts values of a
+ * name the request lacks and a count of 0 does not match.
+ *
+ * Most rules end that way on an ordinary request, and reaching that answer
+ * through the rule (its condition, selectors, exclusions, operator) touched
+ * a few cache lines per rule: inside the proxy, with its own work evicting
+ * the WAF's data between requests, that was half of the WAF's cost on a
+ * plain GET. The screen only passes over rules that would find nothing; a
+ * rule it lets through runs as before.
+ */
+import type { CompiledCondition } from "./compile.js";
+import { isClean, type Inspection } from "./inspection.js";
+import { sameName, type Selector } from "./targets.js";
+import type { Arg } from "./types.js";
+
+/** Selector name codes: every name, or a name pattern (anything else indexes `names`). */
+const ALL_NAMES = -1;
+const NAME_PATTERN = -2;
+
+export interface Screen {
+  /** Selectors of step i: from `start[i]` to `start[i + 1]`. */
+  readonly start: Int32Array;
+  /** Per selector: collection number. */
+  readonly col: Int32Array;
+  /** Per selector: ALL_NAMES, NAME_PATTERN or an index into `names`. */
+  readonly name: Int32Array;
+  /** Per selector: 1 for a count, 2 for a count whose condition does not match "0" (a count of nothing is then no hit). */
+  readonly count: Uint8Array;
+  /** Per step: the head's number for the engine's clean bits, -1 when its misses are not remembered. */
+  readonly cond: Int32Array;
+  /** Lower-case names of named selectors. */
+  readonly names: readonly string[];
+}
+
+/** Whether a condition without transformations misses on "0" (what a count of nothing gives it). */
+function missesZero(c: CompiledCondition): boolean {
+  if (c.multiMatch || c.transforms.length > 0) return false;
+  const m = c.op("0");
+  return c.negate ? m !== undefined : m === undefined;
+}
+
+export function buildScreen(heads: readonly { readonly cond: CompiledCondition; readonly memo: number }[]): Screen {
+  const start = new Int32Array(heads.length + 1);
+  const col: number[] = [];
+  const name: number[] = [];
+  const count: number[] = [];
+  const names: string[] = [];
+  const nameIndex = new Map<string, number>();
+  heads.forEach((h, i) => {
+    start[i] = col.length;
+    for (const sel of h.cond.targets.include) {
+      col.push(sel.index);
+      name.push(nameCode(sel, names, nameIndex));
+      count.push(!sel.count ? 0 : missesZero(h.cond) ? 2 : 1);
+    }
+  });
+  start[heads.length] = col.length;
+  return {
+    start,
+    col: Int32Array.from(col),
+    name: Int32Array.from(name),
+    count: Uint8Array.from(count),
+    cond: Int32Array.from(heads, (h) => h.memo),
+    names,
+  };
+}
+
+function nameCode(sel: Selector, names: string[], index: Map<string, number>): number {
+  if (sel.pattern !== undefined) return NAME_PATTERN;
+  if (sel.name === undefined) return ALL_NAMES;
+  let n = index.get(sel.name);
+  if (n === undefined) {
+    n = names.length;
+    names.push(sel.name);
+    index.set(sel.name, n);
+  }
+  return n;
+}
+
+const NO_ARGS: readonly Arg[] = [];
+
+/** False when step i's head cannot match this request (see the file comment); true when it has to run. */
+export function couldMatch(s: Screen, i: number, insp: Inspection): boolean {
+  const cond = s.cond[i]!;
+  for (let k = s.start[i]!, end = s.start[i + 1]!; k < end; k++) {
+    const index = s.col[k]!;
+    const args = insp.req.collections.at(index) ?? NO_ARGS;
+    const code = s.name[k]!;
+    const count = s.count[k]!;
+    if (count !== 0) {
+      // a count of a name the request lacks is 0; anything else is worked out by the rule
+      if (count === 1 || code < 0 || hasName(args, s.names[code]!)) return true;
+      continue;
+    }
+    if (args.length === 0) continue;
+    if (cond < 0) {
+      if (code < 0 || hasName(args, s.names[code]!)) return true;
+      continue;
+    }
+    const states = insp.column(index, args);
+    if (code < 0) {
+      for (let v = 0; v < states.length; v++) if (!isClean(states[v]!, cond)) return true;
+      continue;
+    }
+    const want = s.names[code]!;
+    for (let v = 0; v < args.length; v++) if (sameName(args[v]!.name, want) && !isClean(states[v]!, cond)) return true;
+  }
+  return false;
+}
+
+function hasName(args: readonly Arg[], lower: string): boolean {
+  for (let v = 0; v < args.length; v++) if (sameName(args[v]!.name, lower)) return true;
+  return false;
+}

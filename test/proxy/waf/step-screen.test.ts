@@ -1,0 +1,106 @@
+import test from "ava";
+import { DEFAULT_SETTINGS, WafEngine } from "../../../proxy/waf/engine.js";
+import { GateSet, Inspection, markClean } from "../../../proxy/waf/inspection.js";
+import { parseRequest } from "../../../proxy/waf/request/parse.js";
+import { parseRuleFile } from "../../../proxy/waf/rule-file.js";
+import { buildScreen, couldMatch } from "../../../proxy/waf/step-screen.js";
+import { COLLECTION_INDEX, type WafInput } from "../../../proxy/waf/types.js";
+import { req } from "./request/helpers.js";
+
+const RULES = parseRuleFile(
+  `
+defaults:
+  tags: [test]
+rules:
+  - {id: 1, msg: named header, targets: ["headers:content-type"], rx: 'zzz'}
+  - {id: 2, msg: two content lengths, targets: ["count:headers:content-length"], gt: 1}
+  - {id: 3, msg: no accept header, targets: ["count:headers:accept"], eq: 0}
+  - {id: 4, msg: negated, targets: ["headers:user-agent"], rx: 'mozilla', negate: true}
+  - {id: 5, msg: any arg, targets: [args], rx: 'zzz'}
+  - {id: 6, msg: arg by pattern, targets: ["args:/^id/"], rx: 'zzz'}
+  - {id: 7, msg: count of args, targets: ["count:args"], gt: 3}
+`,
+  "screen.yaml",
+);
+
+/** Condition numbers as the engine gives them: memoizable heads get one, negated ones -1. */
+const MEMO = [0, -1, -1, -1, 1, 2, -1];
+const screen = buildScreen(RULES.map((r, i) => ({ cond: r, memo: MEMO[i]! })));
+
+function inspect(input: WafInput): Inspection {
+  return new Inspection(parseRequest(input), new GateSet([]));
+}
+
+const could = (insp: Inspection): boolean[] => RULES.map((_, i) => couldMatch(screen, i, insp));
+
+test("selectors are laid out flat: names shared, counts marked by whether a count of 0 could match", (t) => {
+  t.deepEqual([...screen.start], [0, 1, 2, 3, 4, 5, 6, 7]);
+  t.deepEqual(screen.names, ["content-type", "content-length", "accept", "user-agent"]);
+  t.deepEqual([...screen.name], [0, 1, 2, 3, -1, -2, -1]);
+  // gt 1 misses 0 (2); eq 0 matches it (1); count:args is decided by the rule whatever it is
+  t.deepEqual([...screen.count], [0, 2, 1, 0, 0, 0, 2]);
+  t.deepEqual([...screen.cond], MEMO);
+  t.is(screen.col[4], COLLECTION_INDEX.get("args")!);
+});
+
+test("absent names and empty collections rule a head out; present ones let it run", (t) => {
+  const bare = inspect(req({ headers: [["host", "x"]] }));
+  // 3 counts a missing accept header as 0, which it matches; 7: count:args
+  t.deepEqual(could(bare), [false, false, true, false, false, false, true]);
+  const full = inspect(
+    req({
+      uri: "/?id=1&q=2",
+      headers: [["host", "x"], ["Content-Type", "text/plain"], ["content-length", "1"], ["accept", "*/*"], ["user-agent", "curl"]],
+    }),
+  );
+  t.deepEqual(could(full), [true, true, true, true, true, true, true]);
+});
+
+test("a head known clean on every value its selectors pick is ruled out, and one fresh value brings it back", (t) => {
+  const input = req({ uri: "/?id=1&q=2", headers: [["host", "x"], ["content-type", "text/plain"]] });
+  const insp = inspect(input);
+  const args = insp.req.collections.at(COLLECTION_INDEX.get("args")!)!;
+  const states = insp.column(COLLECTION_INDEX.get("args")!, args);
+  t.true(couldMatch(screen, 5, insp));
+  // the pattern selector picks id only, but the screen asks that every value be clean
+  markClean(states[0]!, 2);
+  t.true(couldMatch(screen, 5, insp));
+  markClean(states[1]!, 2);
+  t.false(couldMatch(screen, 5, insp));
+  // rule 5 (any arg, condition 1): one value still unknown
+  markClean(states[0]!, 1);
+  t.true(couldMatch(screen, 4, insp));
+  markClean(states[1]!, 1);
+  t.false(couldMatch(screen, 4, insp));
+  // a named selector looks only at the values of its name
+  const headers = insp.req.collections.at(COLLECTION_INDEX.get("headers")!)!;
+  const hs = insp.column(COLLECTION_INDEX.get("headers")!, headers);
+  t.true(couldMatch(screen, 0, insp));
+  markClean(hs[1]!, 0);
+  t.false(couldMatch(screen, 0, insp), "host was never tested by rule 1, and does not need to be");
+});
+
+test("the engine still finds what its rules match after the same values came clean many times", (t) => {
+  const engine = new WafEngine(
+    parseRuleFile(
+      `
+defaults:
+  tags: [test]
+rules:
+  - {id: 10, msg: evil type, targets: ["headers:content-type"], rx: 'evil', severity: critical}
+  - {id: 11, msg: evil arg, targets: ["args:/^id/"], rx: 'evil', severity: critical}
+  - {id: 12, msg: two hosts, targets: ["count:headers:host"], gt: 1, severity: critical}
+`,
+      "engine.yaml",
+    ),
+    DEFAULT_SETTINGS,
+  );
+  const ctx = { route: "", path: "/" };
+  const clean = req({ uri: "/?id=1&q=evil", headers: [["host", "x"], ["content-type", "text/plain"]] });
+  for (let i = 0; i < 5; i++) t.is(engine.evaluate(clean, ctx).action, "pass");
+  const ids = (input: WafInput): number[] => engine.evaluate(input, ctx).matches.map((m) => m.id);
+  t.deepEqual(ids(req({ uri: "/?id=1&q=evil", headers: [["host", "x"], ["content-type", "evil/x"]] })), [10]);
+  t.deepEqual(ids(req({ uri: "/?ID=evil&q=1", headers: [["host", "x"], ["content-type", "text/plain"]] })), [11]);
+  t.deepEqual(ids(req({ uri: "/?id=1", headers: [["host", "x"], ["Host", "y"]] })), [12]);
+  t.deepEqual(ids(clean), []);
+});
