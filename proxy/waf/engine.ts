@@ -334,7 +334,14 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes
     if (idxs === undefined) {
       // a small collection: its values are looked through (no index, nothing allocated)
       for (let i = 0; i < states.length; i++) {
-        if (knownClean(states[i]!, cond) || !insp.triggers(states[i]!, set, gate) || !selected(sel, excludes, args[i]!)) continue;
+        const st = states[i]!;
+        if (knownClean(st, cond)) continue;
+        if (!insp.triggers(st, set, gate)) {
+          // holding none of the condition's literals, the value cannot match it: remembered, the screen passes over it next time
+          if (cond >= 0) markClean(st, cond);
+          continue;
+        }
+        if (!selected(sel, excludes, args[i]!)) continue;
         const m = test(c, cond, states[i]!, insp);
         if (m !== undefined) return { target: targetLabel(sel.collection, args[i]!, false), match: m };
       }
