@@ -112,10 +112,11 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
     };
     if (!route) return { status: 404, code: "no_route", message: `no route for ${method} ${host}${norm}` };
     if (withBody && l.chain.needsBody) {
-      // no body announced (most GETs): the filters get an empty one now, without waiting for the stream's end
+      // no body announced (most GETs): the filters get an empty one now, without waiting for the stream's end;
+      // the upstream gets none (no Content-Length: 0 the client did not send)
       if (!announcesBody(req)) {
         (fr as { body?: Buffer }).body = NO_BODY;
-        return afterChain(fr, route, NO_BODY);
+        return afterChain(fr, route, undefined);
       }
       return readBody(req, l.maxBodyBytes, l.bodyTimeoutMs).then((body) => {
         if (body === undefined) return { status: 413, code: "payload_too_large", message: `request body larger than ${l.maxBodyBytes} bytes` };

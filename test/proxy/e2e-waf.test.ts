@@ -73,6 +73,12 @@ test("ordinary requests pass to the app", async (t) => {
   t.is((await post("/shop/cart?marker=ok2", "application/x-www-form-urlencoded", "item=42&qty=1&note=it%27s+a+gift+for+O%27Brien")).status, 200);
   t.is((await post("/shop/api?marker=ok3", "application/json", JSON.stringify({ user: { name: "Ann", tags: ["a", "b"] }, comment: "Select a size or colour" }))).status, 200);
   t.is(hitsOf("marker=ok"), 3);
+  // the WAF reads bodies, but a GET that sent none reaches the app as sent: no body, no Content-Length: 0 made up
+  const get = app.hits.find((h) => h.url.includes("marker=ok1"))!;
+  t.is(get.headers["content-length"], undefined);
+  t.is(get.headers["transfer-encoding"], undefined);
+  const form = app.hits.find((h) => h.url.includes("marker=ok2"))!;
+  t.is(form.headers["content-length"], String("item=42&qty=1&note=it%27s+a+gift+for+O%27Brien".length));
 });
 
 test("attacks in the query, a form body, a JSON body and a header are blocked before the app", async (t) => {
