@@ -109,7 +109,8 @@ export class Inspection {
   /** By collection number: gate → indices of the collection's values that trigger it (made when a triggered rule asks). */
   private indexes: (ReadonlyMap<number, readonly number[]> | undefined)[] | undefined;
 
-  private readonly epoch: number;
+  /** This request's number (stamps marks kept outside the inspection, so none are cleared between requests). */
+  readonly epoch: number;
 
   constructor(
     readonly req: ParsedRequest,

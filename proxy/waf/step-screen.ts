@@ -11,12 +11,15 @@
  * a few cache lines per rule: inside the proxy, with its own work evicting
  * the WAF's data between requests, that was half of the WAF's cost on a
  * plain GET. The screen only passes over rules that would find nothing; a
- * rule it lets through runs as before.
+ * rule it lets through runs as before. What every value of a collection is
+ * known clean for is worked out once per request and collection; a miss a
+ * rule records later in the same request is only seen from the next one.
  */
 import type { CompiledCondition } from "./compile.js";
 import { isClean, type Inspection } from "./inspection.js";
+import type { Known } from "./value-memo.js";
 import { sameName, type Selector } from "./targets.js";
-import type { Arg } from "./types.js";
+import { COLLECTIONS, type Arg } from "./types.js";
 
 /** Selector name codes: every name, or a name pattern (anything else indexes `names`). */
 const ALL_NAMES = -1;
@@ -35,6 +38,12 @@ export interface Screen {
   readonly cond: Int32Array;
   /** Lower-case names of named selectors. */
   readonly names: readonly string[];
+  /** Words of clean bits (16 a word, as Inspection.isClean reads them) the heads' numbers need. */
+  readonly words: number;
+  /** By collection and word: the clean bits every value of the collection has in this request (see common). */
+  readonly common: Int32Array;
+  /** By collection: the request (Inspection.epoch) `common` was worked out for. */
+  readonly stamp: Int32Array;
 }
 
 /** Whether a condition without transformations misses on "0" (what a count of nothing gives it). */
@@ -60,6 +69,8 @@ export function buildScreen(heads: readonly { readonly cond: CompiledCondition; 
     }
   });
   start[heads.length] = col.length;
+  const top = heads.reduce((m, h) => Math.max(m, h.memo), -1);
+  const words = top < 0 ? 0 : (top >>> 4) + 1;
   return {
     start,
     col: Int32Array.from(col),
@@ -67,6 +78,9 @@ export function buildScreen(heads: readonly { readonly cond: CompiledCondition; 
     count: Uint8Array.from(count),
     cond: Int32Array.from(heads, (h) => h.memo),
     names,
+    words,
+    common: new Int32Array(COLLECTIONS.length * words),
+    stamp: new Int32Array(COLLECTIONS.length).fill(-1),
   };
 }
 
@@ -103,14 +117,35 @@ export function couldMatch(s: Screen, i: number, insp: Inspection): boolean {
       continue;
     }
     const states = insp.column(index, args);
-    if (code < 0) {
-      for (let v = 0; v < states.length; v++) if (!isClean(states[v]!, cond)) return true;
-      continue;
-    }
+    fillCommon(s, index, states, insp.epoch);
+    if ((s.common[index * s.words + (cond >>> 4)]! & (1 << (cond & 15))) !== 0) continue;
+    // some value of the collection is not known clean: a selector of every name (or a pattern) must run; a named one may not pick it
+    if (code < 0) return true;
     const want = s.names[code]!;
     for (let v = 0; v < args.length; v++) if (sameName(args[v]!.name, want) && !isClean(states[v]!, cond)) return true;
   }
   return false;
+}
+
+/**
+ * Fills `common` for collection n: the clean bits every value has (AND of
+ * their words), once per request and collection. The screen then answers a
+ * head over a whole collection with one bit, reading each value's record once
+ * per request instead of once per rule.
+ */
+function fillCommon(s: Screen, n: number, states: readonly Known[], epoch: number): void {
+  if (s.stamp[n] === epoch) return;
+  const w = s.words;
+  const base = n * w;
+  for (let k = 0; k < w; k++) {
+    let bits = -1;
+    for (let v = 0; v < states.length && bits !== 0; v++) {
+      const c = states[v]!.clean;
+      bits &= c !== undefined && k < c.length ? c[k]! : 0;
+    }
+    s.common[base + k] = bits;
+  }
+  s.stamp[n] = epoch;
 }
 
 function hasName(args: readonly Arg[], lower: string): boolean {
