@@ -29,6 +29,9 @@ export interface ForwarderDeps {
   now: () => number;
 }
 
+/** undici's own header and body timeouts: 5 minutes, after any route timeout. */
+const UNDICI_BACKSTOP_MS = 300_000;
+
 const STATUS_CLASS = ["0xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
 
 function tryTimeoutError(): Error {
@@ -151,9 +154,7 @@ class Attempts implements Dispatcher.DispatchHandler {
     this.discard = false;
     this.controller = undefined;
     const body = this.ex.body;
-    const remaining = this.deadline - Date.now();
     const perTry = this.perTryMs > 0 ? this.perTryMs : undefined;
-    const headersTimeout = Math.max(1000, Math.min(300_000, Number.isFinite(remaining) ? remaining + 1000 : 300_000));
     // reset before dispatch: onRequestStart may run inside dispatch()
     this.tryExpired = false;
     if (perTry !== undefined) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
@@ -163,8 +164,9 @@ class Attempts implements Dispatcher.DispatchHandler {
         method: this.ex.method as Dispatcher.HttpMethod,
         headers: this.ex.headers as Record<string, string | string[]>,
         body: body ?? null,
-        headersTimeout,
-        bodyTimeout: 300_000,
+        // only a backstop (the route's timers above decide); one value for both, so undici refreshes its timer instead of making one per request and phase
+        headersTimeout: UNDICI_BACKSTOP_MS,
+        bodyTimeout: UNDICI_BACKSTOP_MS,
         idempotent: false,
       },
       this,
