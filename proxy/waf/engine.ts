@@ -89,7 +89,7 @@ interface Step {
   readonly gate: number;
   /** Bits (1 << COLLECTION_INDEX) of the collections the head inspects; all bits when it counts (a count of nothing can match). */
   readonly needs: number;
-  /** Numbers of the head and chained conditions for Inspection.isClean (-1: not memoizable). */
+  /** Numbers of the head and chained conditions for Inspection.isClean. */
   readonly cond: number;
   readonly chainConds: readonly number[];
 }
@@ -121,9 +121,6 @@ interface StepTable {
   readonly screen: Screen;
 }
 
-/** A condition whose miss on a value can be remembered: its result depends only on the value (negated and multi_match ones are left out for simplicity). */
-const memoizable = (c: CompiledCondition): boolean => !c.negate && !c.multiMatch;
-
 export class WafEngine {
   private readonly plans: Exclusions;
   readonly rules: readonly CompiledRule[];
@@ -133,7 +130,7 @@ export class WafEngine {
   /** Plans are few and cached by Exclusions; their steps are kept beside them. */
   private readonly steps = new WeakMap<Plan, StepTable>();
 
-  /** Number of each condition whose result depends only on the value (see memoizable). */
+  /** Number of each condition, for the clean bits of the values it does not match. */
   private readonly condOf = new Map<CompiledCondition, number>();
   /** The derived collections some active rule targets (the parser makes no others). */
   private readonly derived: Derived;
@@ -151,8 +148,10 @@ export class WafEngine {
     const gated = this.rules.filter((r) => r.literals !== undefined);
     gated.forEach((r, i) => this.gateOf.set(r.id, i));
     const all = this.rules.flatMap((r) => [r, ...r.chain]);
-    // ungated heads first: they run on every value, so their clean bits sit in a value's first word
-    const conds = all.filter(memoizable);
+    // Every condition's result on a value depends on nothing but the value (operators are functions of one
+    // string, negation and multi_match included), so each gets a clean bit. Ungated heads first: they run on
+    // every value, so their clean bits sit in a value's first word.
+    const conds = all;
     for (const c of [...conds.filter((c) => c.literals === undefined), ...conds.filter((c) => c.literals !== undefined)]) this.condOf.set(c, this.condOf.size);
     this.gates = new GateSet(gated, remember);
     this.derived = { urlSites: all.some((c) => c.targets.include.some((sel) => sel.collection === "args_url_site")) };
@@ -357,22 +356,21 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes
   return undefined;
 }
 
-/** Whether memoizable condition number `cond` (-1: not memoizable) is known not to match the value. */
+/** Whether condition number `cond` (-1: a count, never remembered) is known not to match the value. */
 function knownClean(st: Known, cond: number): boolean {
   return cond >= 0 && isClean(st, cond);
 }
 
 /** The condition's operator on one value (multi_match: also before and between transformations). */
 function test(c: CompiledCondition, cond: number, st: Known, insp: Inspection): string | undefined {
-  if (c.multiMatch) return testMulti(c, st.value);
-  if (cond >= 0) {
-    // the callers have passed over values known clean (knownClean), before their name checks
-    const m = c.op(insp.transformed(c, st));
-    if (m === undefined) markClean(st, cond);
-    return m;
+  let m: string | undefined;
+  if (c.multiMatch) m = testMulti(c, st.value);
+  else {
+    m = c.op(insp.transformed(c, st));
+    if (c.negate) m = m === undefined ? st.value : undefined;
   }
-  const m = c.op(insp.transformed(c, st));
-  if (c.negate) return m === undefined ? st.value : undefined;
+  // the callers have passed over values known clean (knownClean), before their name checks; a count (cond -1) is not remembered
+  if (m === undefined && cond >= 0) markClean(st, cond);
   return m;
 }
 

@@ -44,7 +44,7 @@ export interface Known {
   byChain?: (readonly number[] | undefined)[];
   /** By chain set (the chains inspecting one collection): the gates the value triggers. */
   bySet?: (readonly number[] | undefined)[];
-  /** Bit i set (16 bits a word): condition i (a memoizable one) does not match the value. */
+  /** Bit i set (16 bits a word): condition number i does not match the value. */
   clean?: number[];
 }
 

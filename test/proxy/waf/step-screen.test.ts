@@ -97,6 +97,8 @@ rules:
   - {id: 10, msg: evil type, targets: ["headers:content-type"], rx: 'evil', severity: critical}
   - {id: 11, msg: evil arg, targets: ["args:/^id/"], rx: 'evil', severity: critical}
   - {id: 12, msg: two hosts, targets: ["count:headers:host"], gt: 1, severity: critical}
+  - {id: 13, msg: odd method, targets: [method], within: [GET, HEAD], negate: true, severity: critical}
+  - {id: 14, msg: hidden tag, targets: ["args:q"], transforms: [url_decode_uni], rx: '<x', multi_match: true, severity: critical}
 `,
       "engine.yaml",
     ),
@@ -109,5 +111,8 @@ rules:
   t.deepEqual(ids(req({ uri: "/?id=1&q=evil", headers: [["host", "x"], ["content-type", "evil/x"]] })), [10]);
   t.deepEqual(ids(req({ uri: "/?ID=evil&q=1", headers: [["host", "x"], ["content-type", "text/plain"]] })), [11]);
   t.deepEqual(ids(req({ uri: "/?id=1", headers: [["host", "x"], ["Host", "y"]] })), [12]);
+  // negated and multi_match conditions have their misses remembered too, and still fire on another value
+  t.deepEqual(ids(req({ method: "PUT", uri: "/?id=1", headers: [["host", "x"]] })), [13]);
+  t.deepEqual(ids(req({ uri: "/?q=%3Cx", headers: [["host", "x"]] })), [14]);
   t.deepEqual(ids(clean), []);
 });
