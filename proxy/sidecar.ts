@@ -171,6 +171,7 @@ export class Sidecar {
         identity: () => this.identity.current(),
         clock: this.clock,
         draining: () => this.draining,
+        countBytes: this.accessLog.enabled,
         record: (l, route, status, seconds, fr, info, bytes, method, path) => this.record(l, route, status, seconds, fr, info, bytes, method, path),
       });
       srv.server.on("request", (req: IncomingMessage, res: ServerResponse) => this.track(runtime, req, res, handler.onRequest));
@@ -263,7 +264,7 @@ export class Sidecar {
       status,
       duration_ms: Math.round(seconds * 100_000) / 100,
       bytes_sent: bytes,
-      request_id: fr?.requestId ?? "",
+      request_id: fr?.requestId ?? info.requestId ?? "",
       peer: fr?.peer?.spiffeId,
       user: fr?.auth?.principal,
       cluster: info.cluster,

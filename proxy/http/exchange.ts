@@ -14,6 +14,8 @@ export interface FinishInfo {
   attempts?: number;
   deniedBy?: string;
   code?: string;
+  /** For a request answered before its FilterRequest was made (a refusal): its id. */
+  requestId?: string;
 }
 
 export interface Exchange {

@@ -4,8 +4,8 @@
  * body buffered only if a filter needs it) → forwarder. Every local reply is
  * JSON with a stable code; nothing here throws out to the server.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Duplex } from "node:stream";
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Duplex, Readable } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { isProxyError, statusFor } from "../errors.js";
 import type { FilterChain } from "../filters/chain.js";
@@ -45,6 +45,8 @@ export interface HandlerDeps {
   record(l: ListenerRuntime, route: string, status: number, seconds: number, fr: FilterRequest | undefined, info: FinishInfo, bytes: number, method: string, path: string): void;
   /** Set while draining: responses carry Connection: close. */
   draining: () => boolean;
+  /** Whether `record` uses the bytes sent (the access log does); reading them costs an array per call in Node. */
+  countBytes?: boolean;
 }
 
 interface Prepared {
@@ -59,18 +61,19 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
   /** Identity, path, route and filters; a Refusal when the request must not go on. */
   type Ready = { p: Prepared; body: Buffer | undefined } | Refusal;
 
-  /** The chain's verdict as a Ready; synchronous when every filter was (the common case costs no promise). */
+  function decide(fr: FilterRequest, route: CompiledRoute, body: Buffer | undefined, verdict: Awaited<ReturnType<FilterChain["run"]>>): Ready {
+    if (verdict) {
+      const d = verdict.denial;
+      return { status: d.status, code: d.publicCode ?? d.code, message: d.publicMessage ?? d.reason, headers: d.headers, deniedBy: verdict.filter };
+    }
+    return { p: { fr, route, url: rewritePath(route, fr.url) }, body };
+  }
+
+  /** The chain's verdict as a Ready; synchronous when every filter was (the common case costs no promise and no closure). */
   function afterChain(fr: FilterRequest, route: CompiledRoute, body: Buffer | undefined): Ready | Promise<Ready> {
-    const decide = (verdict: Awaited<ReturnType<FilterChain["run"]>>): Ready => {
-      if (verdict) {
-        const d = verdict.denial;
-        return { status: d.status, code: d.publicCode ?? d.code, message: d.publicMessage ?? d.reason, headers: d.headers, deniedBy: verdict.filter };
-      }
-      return { p: { fr, route, url: rewritePath(route, fr.url) }, body };
-    };
-    if (l.chain.filters.length === 0) return decide(undefined);
+    if (l.chain.filters.length === 0) return decide(fr, route, body, undefined);
     const v = l.chain.run(fr);
-    return v instanceof Promise ? v.then(decide) : decide(v);
+    return v instanceof Promise ? v.then((verdict) => decide(fr, route, body, verdict)) : decide(fr, route, body, v);
   }
 
   function prepare(req: IncomingMessage, requestId: string, withBody: boolean): Ready | Promise<Ready> {
@@ -128,10 +131,10 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
   }
 
   function exchange(req: IncomingMessage, res: ServerResponse, p: Prepared, body: Buffer | undefined, started: number, t0: number, upgrade: boolean, w0: number): Exchange {
-    const id = deps.identity();
     const headers = upstreamRequestHeaders(req.headers, {
       requestId: p.fr.requestId,
-      xfcc: p.fr.peer ? xfccValue(id?.spiffeId, p.fr.peer) : undefined,
+      // only inbound requests have a peer; our own identity is looked up (a clock read) only for them
+      xfcc: p.fr.peer ? xfccValue(deps.identity()?.spiffeId, p.fr.peer) : undefined,
       upgrade,
       forwardedFor: l.kind === "ingress" ? p.fr.remoteAddress : undefined,
       forwardedProto: l.kind === "ingress" ? (l.tls ? "https" : "http") : undefined,
@@ -140,56 +143,55 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
       headers["content-length"] = String(body.length);
       delete headers["transfer-encoding"];
     }
-    let finished = false;
-    return {
-      req,
-      res,
-      filterRequest: p.fr,
-      route: p.route,
-      method: p.fr.method,
-      url: p.url,
-      headers,
-      body: body ?? (announcesBody(req) ? req : undefined),
-      startedAt: started,
-      finish(status, info = {}) {
-        if (finished) return;
-        finished = true;
-        deps.record(l, p.route.name, status, (performance.now() - t0) / 1000, p.fr, info, bytesOf(res) - w0, p.fr.method, p.fr.path);
-      },
-    };
+    return new LiveExchange(req, res, p, headers, body ?? (announcesBody(req) ? req : undefined), started, t0, w0, finished);
+  }
+
+  /** Metrics and access log of a forwarded request, once (see Exchange.finish). */
+  function finished(x: LiveExchange, status: number, info: FinishInfo): void {
+    const fr = x.filterRequest;
+    deps.record(l, x.route.name, status, (performance.now() - x.t0) / 1000, fr, info, bytesSince(x.res, x.w0), fr.method, fr.path);
+  }
+
+  // bytesWritten counts the whole connection; the difference from its value at the start is this response
+  const bytesSince = (res: ServerResponse, w0: number): number => (deps.countBytes === true ? bytesOf(res) - w0 : 0);
+
+  function onReady(req: IncomingMessage, res: ServerResponse, r: Ready, requestId: string, started: number, t0: number, w0: number): void {
+    if ("status" in r) {
+      sendLocalReply(res, r.status, r.code, r.message, requestId, r.headers);
+      deps.record(l, "", r.status, (performance.now() - t0) / 1000, undefined, { deniedBy: r.deniedBy, code: r.code, requestId }, bytesSince(res, w0), req.method ?? "", (req.url ?? "").split("?")[0]!);
+      if (r.status === 413 || r.status === 400 || r.status === 431) res.shouldKeepAlive = false;
+      return;
+    }
+    deps.forwarder.forward(exchange(req, res, r.p, r.body, started, t0, false, w0));
+  }
+
+  function onError(req: IncomingMessage, res: ServerResponse, requestId: string, err: unknown): void {
+    const code = isProxyError(err) ? err.code : "bad_request";
+    const status = isProxyError(err) ? statusFor(err.code) : 400;
+    sendLocalReply(res, status, code, err instanceof Error ? err.message : String(err), requestId);
+    deps.record(l, "", status, 0, undefined, { code, requestId }, 0, req.method ?? "", "");
   }
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = Date.now();
     const t0 = performance.now();
-    // bytesWritten counts the whole connection; the difference is this response
-    const w0 = bytesOf(res);
+    const w0 = deps.countBytes === true ? bytesOf(res) : 0;
     const requestId = requestIdFor(req.headers, l.kind !== "ingress");
     if (deps.draining()) res.shouldKeepAlive = false;
-    const onReady = (r: Ready): void => {
-        if ("status" in r) {
-          sendLocalReply(res, r.status, r.code, r.message, requestId, r.headers);
-          deps.record(l, "", r.status, (performance.now() - t0) / 1000, undefined, { deniedBy: r.deniedBy, code: r.code }, bytesOf(res) - w0, req.method ?? "", (req.url ?? "").split("?")[0]!);
-          if (r.status === 413 || r.status === 400 || r.status === 431) res.shouldKeepAlive = false;
-          return;
-        }
-        deps.forwarder.forward(exchange(req, res, r.p, r.body, started, t0, false, w0));
-    };
-    const onError = (err: unknown): void => {
-      const code = isProxyError(err) ? err.code : "bad_request";
-      const status = isProxyError(err) ? statusFor(err.code) : 400;
-      sendLocalReply(res, status, code, err instanceof Error ? err.message : String(err), requestId);
-      deps.record(l, "", status, 0, undefined, { code }, 0, req.method ?? "", "");
-    };
     let r: Ready | Promise<Ready>;
     try {
       r = prepare(req, requestId, true);
     } catch (err) {
-      onError(err);
+      onError(req, res, requestId, err);
       return;
     }
-    if (r instanceof Promise) r.then(onReady, onError);
-    else onReady(r);
+    // the common case (no filter waited on anything) runs on without a closure or a promise
+    if (r instanceof Promise)
+      r.then(
+        (x) => onReady(req, res, x, requestId, started, t0, w0),
+        (err: unknown) => onError(req, res, requestId, err),
+      );
+    else onReady(req, res, r, requestId, started, t0, w0);
   };
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -221,6 +223,38 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
 }
 
 const NO_BODY = Buffer.alloc(0);
+
+/** One forwarded request: a class, so a request costs one object and no closure for `finish`. */
+class LiveExchange implements Exchange {
+  readonly filterRequest: FilterRequest;
+  readonly route: CompiledRoute;
+  readonly method: string;
+  readonly url: string;
+  private done = false;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    p: Prepared,
+    readonly headers: OutgoingHttpHeaders,
+    readonly body: Buffer | Readable | undefined,
+    readonly startedAt: number,
+    readonly t0: number,
+    readonly w0: number,
+    private readonly onFinish: (x: LiveExchange, status: number, info: FinishInfo) => void,
+  ) {
+    this.filterRequest = p.fr;
+    this.route = p.route;
+    this.method = p.fr.method;
+    this.url = p.url;
+  }
+
+  finish(status: number, info: FinishInfo = {}): void {
+    if (this.done) return;
+    this.done = true;
+    this.onFinish(this, status, info);
+  }
+}
 
 /** Whether the request says a body follows: any Transfer-Encoding or a non-zero Content-Length (HTTP/1.1 framing, RFC 9112 §6; Node refuses a request with both). */
 function announcesBody(req: IncomingMessage): boolean {

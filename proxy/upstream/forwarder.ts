@@ -6,6 +6,7 @@
  * requests on the route's conditions within the retry budget and the total
  * timeout. A retried response is drained, never shown to the client.
  */
+import type { ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { Cluster } from "../cluster/cluster.js";
@@ -91,6 +92,9 @@ export class UpstreamForwarder implements Forwarder {
   }
 }
 
+const ATTEMPTS = Symbol("attempts");
+type AttemptsOf = ServerResponse & { [ATTEMPTS]?: Attempts };
+
 /** One request's attempts. */
 class Attempts implements Dispatcher.DispatchHandler {
   private retries = 0;
@@ -118,19 +122,29 @@ class Attempts implements Dispatcher.DispatchHandler {
     const t = cluster.timeouts({ timeoutMs: ex.route.timeoutMs, perTryTimeoutMs: ex.route.perTryTimeoutMs });
     this.deadline = t.timeoutMs > 0 ? ex.startedAt + t.timeoutMs : Infinity;
     this.perTryMs = t.perTryTimeoutMs;
-    if (t.timeoutMs > 0) {
-      this.totalTimer = setTimeout(() => this.onTotalTimeout(), Math.max(1, this.deadline - Date.now()));
-    }
+    // shared callbacks that find this request through their argument or the response: no closure per request
+    if (t.timeoutMs > 0) this.totalTimer = setTimeout(Attempts.totalTimeout, Math.max(1, this.deadline - Date.now()), this);
+    (ex.res as AttemptsOf)[ATTEMPTS] = this;
     // "close" comes once per response
-    ex.res.on("close", () => {
-      if (!this.done) {
-        this.cancelled = true;
-        const c = this.controller;
-        if (c) c.abort(new Error("client closed the connection"));
-        else if (this.ep && !this.pending) this.release("cancelled");
-        this.end(499, "client_closed");
-      }
-    });
+    ex.res.on("close", Attempts.responseClosed);
+  }
+
+  private static totalTimeout(this: void, a: Attempts): void {
+    a.onTotalTimeout();
+  }
+
+  private static responseClosed(this: ServerResponse): void {
+    const a = (this as AttemptsOf)[ATTEMPTS];
+    if (a !== undefined) a.onClientClose();
+  }
+
+  private onClientClose(): void {
+    if (this.done) return;
+    this.cancelled = true;
+    const c = this.controller;
+    if (c) c.abort(new Error("client closed the connection"));
+    else if (this.ep && !this.pending) this.release("cancelled");
+    this.end(499, "client_closed");
   }
 
   start(): void {

@@ -9,7 +9,7 @@
  */
 import test from "ava";
 import Database from "better-sqlite3";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { curlHttp, errorCode, headerOf, ProxyEnv, waitFor, type App, type CurlResult, type RunningProxy } from "../helpers/proxy-env.js";
 import { MESH_BIN, runAsync } from "../helpers/env.js";
@@ -19,6 +19,7 @@ let app: App;
 let proxy: RunningProxy;
 let base: string;
 let auditDb: string;
+let accessLog: string;
 
 test.before(async () => {
   env = ProxyEnv.create("mesh-waf-e2e-");
@@ -26,6 +27,7 @@ test.before(async () => {
   await env.workload("edge");
   env.publish("edge");
   auditDb = join(env.dir, "audit.db");
+  accessLog = join(env.dir, "access.log");
   const waf = {
     mode: "block",
     paranoia: 1,
@@ -38,7 +40,7 @@ test.before(async () => {
       "edge",
       [{ name: "ingress", kind: "ingress", filters: [{ waf }], routes: [{ name: "all", match: { path: { prefix: "/" } }, cluster: "app" }] }],
       [{ name: "app", endpoints: [app.address] }],
-      { audit_db: auditDb },
+      { audit_db: auditDb, access_log: accessLog },
     ),
   );
   base = `http://${proxy.hosts.ingress}:${proxy.ports.ingress}`;
@@ -79,6 +81,33 @@ test("ordinary requests pass to the app", async (t) => {
   t.is(get.headers["transfer-encoding"], undefined);
   const form = app.hits.find((h) => h.url.includes("marker=ok2"))!;
   t.is(form.headers["content-length"], String("item=42&qty=1&note=it%27s+a+gift+for+O%27Brien".length));
+});
+
+test("the access log has a line per request: status, bytes sent, and the filter that refused it", async (t) => {
+  const ok = await curlHttp(`${base}/shop/items?marker=log1`);
+  const bad = await curlHttp(`${base}/shop/items?marker=log2&id=1%27%20OR%20%271%27%3D%271`);
+  t.is(ok.status, 200);
+  t.is(bad.status, 403);
+  // the app saw the id of the request it answered; a refusal carries its own
+  const ids = [String(app.hits.find((h) => h.url.includes("marker=log1"))?.headers["x-request-id"]), headerOf(bad.headers, "x-request-id")!];
+  type Line = { path: string; status: number; bytes_sent: number; denied_by?: string; request_id: string; cluster?: string };
+  const [passed, refused] = await waitFor(
+    () => {
+      const all = existsSync(accessLog) ? readFileSync(accessLog, "utf8").trim().split("\n").filter((x) => x !== "").map((x) => JSON.parse(x) as Line) : [];
+      const mine = ids.map((id) => all.find((x) => x.request_id === id));
+      return mine[0] !== undefined && mine[1] !== undefined ? [mine[0], mine[1]] : undefined;
+    },
+    5000,
+    "access log lines",
+  );
+  t.is(passed.status, 200);
+  t.is(passed.path, "/shop/items");
+  t.is(passed.cluster, "app");
+  // the whole response: status line, headers and body
+  t.true(passed.bytes_sent > ok.body.length, JSON.stringify(passed));
+  t.is(refused.status, 403);
+  t.is(refused.denied_by, "waf");
+  t.true(refused.bytes_sent > bad.body.length, JSON.stringify(refused));
 });
 
 test("attacks in the query, a form body, a JSON body and a header are blocked before the app", async (t) => {
