@@ -112,6 +112,9 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
       peer,
       remoteAddress: req.socket.remoteAddress ?? "",
       requestId,
+      // every field from the start (set later when a filter reads the body or authenticates): one object shape for all requests
+      body: undefined,
+      auth: undefined,
     };
     if (!route) return { status: 404, code: "no_route", message: `no route for ${method} ${host}${norm}` };
     if (withBody && l.chain.needsBody) {
