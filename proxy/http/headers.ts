@@ -91,17 +91,31 @@ export function upstreamRequestHeaders(src: IncomingHttpHeaders, o: UpstreamHead
   return out;
 }
 
-/** Response headers for the client: hop-by-hop removed. */
-export function downstreamResponseHeaders(src: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
-  const drop = connectionTokens(src.connection);
-  const out: OutgoingHttpHeaders = {};
-  for (const name in src) {
-    if (HOP_BY_HOP.has(name)) continue;
-    if (drop.length > 0 && drop.includes(name)) continue;
-    const v = src[name];
-    if (v !== undefined) out[name] = v;
+/**
+ * Response headers for the client from the upstream's raw list ([name, value,
+ * ...] as received): a flat list as res.writeHead takes it, names as sent,
+ * values as latin1 (what undici decodes them as), hop-by-hop headers and those
+ * the Connection header names removed. Repeated headers stay separate lines.
+ */
+export function downstreamRawHeaders(raw: readonly (Buffer | string)[]): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString("latin1");
+    const lower = name.toLowerCase();
+    const value = raw[i + 1]!.toString("latin1");
+    if (lower === "connection") {
+      connection = connection === undefined ? value : `${connection},${value}`;
+      continue;
+    }
+    if (HOP_BY_HOP.has(lower)) continue;
+    out.push(name, value);
   }
-  return out;
+  const drop = connectionTokens(connection);
+  if (drop.length === 0) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!drop.includes(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+  return kept;
 }
 
 /** Host without port, lower-cased; IPv6 brackets kept. */

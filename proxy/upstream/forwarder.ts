@@ -14,7 +14,7 @@ import type { Endpoint } from "../cluster/endpoint.js";
 import { outcomeRetriable, type AttemptOutcome } from "../cluster/retry.js";
 import { sendLocalReply, type Exchange } from "../http/exchange.js";
 import type { Forwarder } from "../http/handler.js";
-import { downstreamResponseHeaders } from "../http/headers.js";
+import { downstreamRawHeaders } from "../http/headers.js";
 import { refuseUpgrade, tunnel, writeRequestHead } from "../http/tunnel.js";
 import type { ProxyMetrics } from "../metrics.js";
 import { pickCluster } from "../routing/table.js";
@@ -105,7 +105,10 @@ class Attempts implements Dispatcher.DispatchHandler {
   private done = false;
   private cancelled = false;
   private pending = false;
-  private controller: Dispatcher.DispatchController | undefined;
+  /** undici's abort for the attempt in flight (onConnect). */
+  private abortAttempt: ((err?: Error) => void) | undefined;
+  /** undici's resume for a paused response (onHeaders). */
+  private resumeBody: (() => void) | undefined;
   private totalTimer: NodeJS.Timeout | undefined;
   /** Per attempt: undici's own header timeout ticks in whole seconds, too coarse for a per_try_timeout of 200 ms. */
   private tryTimer: NodeJS.Timeout | undefined;
@@ -141,8 +144,8 @@ class Attempts implements Dispatcher.DispatchHandler {
   private onClientClose(): void {
     if (this.done) return;
     this.cancelled = true;
-    const c = this.controller;
-    if (c) c.abort(new Error("client closed the connection"));
+    const abort = this.abortAttempt;
+    if (abort) abort(new Error("client closed the connection"));
     else if (this.ep && !this.pending) this.release("cancelled");
     this.end(499, "client_closed");
   }
@@ -166,10 +169,10 @@ class Attempts implements Dispatcher.DispatchHandler {
     this.ep = ep;
     this.status = 0;
     this.discard = false;
-    this.controller = undefined;
+    this.abortAttempt = undefined;
     const body = this.ex.body;
     const perTry = this.perTryMs > 0 ? this.perTryMs : undefined;
-    // reset before dispatch: onRequestStart may run inside dispatch()
+    // reset before dispatch: onConnect may run inside dispatch()
     this.tryExpired = false;
     if (perTry !== undefined) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
     this.d.pools.get(c, ep).dispatch(
@@ -187,17 +190,25 @@ class Attempts implements Dispatcher.DispatchHandler {
     );
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
+  /*
+   * undici's own handler interface (onConnect, onHeaders, onData, onComplete,
+   * onError), which its dispatcher calls directly; the newer one (onRequestStart
+   * ...) is served through a wrapper that makes a controller and turns the raw
+   * headers into an object on every request. Ours go straight from the raw list
+   * to the client's response.
+   */
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortAttempt = abort;
     this.releasePending();
-    if (this.cancelled) controller.abort(new Error("client closed the connection"));
-    else if (this.tryExpired) controller.abort(tryTimeoutError());
+    if (this.cancelled) abort(new Error("client closed the connection"));
+    else if (this.tryExpired) abort(tryTimeoutError());
   }
 
   private onTryTimeout(): void {
     this.tryTimer = undefined;
     this.tryExpired = true;
-    this.controller?.abort(tryTimeoutError());
+    this.abortAttempt?.(tryTimeoutError());
   }
 
   private clearTryTimer(): void {
@@ -205,30 +216,32 @@ class Attempts implements Dispatcher.DispatchHandler {
     this.tryTimer = undefined;
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    this.controller = controller;
+  /** Returns false to pause the response (never here: only onData pauses). */
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    this.resumeBody = resume;
     this.releasePending();
-    if (statusCode < 200) return; // 1xx informational: wait for the final status
+    if (statusCode < 200) return true; // 1xx informational: wait for the final status
     this.clearTryTimer();
     this.status = statusCode;
     if (this.wantsRetry(statusCode)) {
       this.discard = true;
-      return;
+      return true;
     }
     const res = this.ex.res;
-    if (this.done || res.headersSent || res.destroyed) return;
-    res.writeHead(statusCode, downstreamResponseHeaders(headers));
+    if (this.done || res.headersSent || res.destroyed) return true;
+    res.writeHead(statusCode, downstreamRawHeaders(rawHeaders));
+    return true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.discard || this.done) return;
-    if (!this.ex.res.write(chunk)) {
-      controller.pause();
-      this.ex.res.once("drain", () => controller.resume());
-    }
+  /** Returns false to pause the response until the client drains. */
+  onData(chunk: Buffer): boolean {
+    if (this.discard || this.done) return true;
+    if (this.ex.res.write(chunk)) return true;
+    this.ex.res.once("drain", this.resumeBody!);
+    return false;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     const status = this.status;
     this.release(status);
     if (this.discard) return this.retryLater();
@@ -237,7 +250,7 @@ class Attempts implements Dispatcher.DispatchHandler {
     this.end(status);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onError(err: Error): void {
     this.releasePending();
     this.clearTryTimer();
     if (this.cancelled || this.done || this.timedOut) {
@@ -305,7 +318,7 @@ class Attempts implements Dispatcher.DispatchHandler {
     if (this.done) return;
     this.timedOut = true;
     this.clearTryTimer();
-    this.controller?.abort(new Error("route timeout"));
+    this.abortAttempt?.(new Error("route timeout"));
     if (this.ep) this.release("timeout");
     if (this.ex.res.headersSent) {
       this.ex.res.destroy();
