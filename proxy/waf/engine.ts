@@ -195,7 +195,7 @@ export class WafEngine {
       if ((need & present) === 0) continue;
       const gate = gates[i]!;
       if (gate >= 0 && need !== -1 && !insp.hit(gate)) continue;
-      if (!couldMatch(screen, i, insp)) continue;
+      if (!couldMatch(screen, i, insp, present)) continue;
       const { rule: r, headExcl, chainExcl, cond, chainConds } = steps[i]!;
       const hit = gate < 0 ? runCondition(r, cond, insp, headExcl) : runGated(r, cond, insp, headExcl, gate);
       if (hit === undefined) continue;

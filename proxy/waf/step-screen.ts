@@ -98,14 +98,19 @@ function nameCode(sel: Selector, names: string[], index: Map<string, number>): n
 
 const NO_ARGS: readonly Arg[] = [];
 
-/** False when step i's head cannot match this request (see the file comment); true when it has to run. */
-export function couldMatch(s: Screen, i: number, insp: Inspection): boolean {
+/**
+ * False when step i's head cannot match this request (see the file comment); true when it has to run.
+ * present: bits (1 << collection number) of the collections that hold a value in this request.
+ */
+export function couldMatch(s: Screen, i: number, insp: Inspection, present: number): boolean {
   const cond = s.cond[i]!;
   for (let k = s.start[i]!, end = s.start[i + 1]!; k < end; k++) {
     const index = s.col[k]!;
+    const count = s.count[k]!;
+    // an empty collection: nothing to pick, and a count of it is 0 (decided below like an absent name)
+    if (count === 0 && (present & (1 << index)) === 0) continue;
     const args = insp.req.collections.at(index) ?? NO_ARGS;
     const code = s.name[k]!;
-    const count = s.count[k]!;
     if (count !== 0) {
       // a count of a name the request lacks is 0; anything else is worked out by the rule
       if (count === 1 || code < 0 || hasName(args, s.names[code]!)) return true;
