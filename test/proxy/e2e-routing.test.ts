@@ -2,7 +2,8 @@
  * Routing and upstream behaviour of one `mesh proxy` process, through its
  * outbound listener to scripted apps in this process: weighted split, round
  * robin, least request, retries (idempotent only), per-try and total
- * timeouts, circuit breaking and outlier ejection.
+ * timeouts, circuit breaking and outlier ejection; request bodies (read
+ * first when small, streamed when chunked or large) arrive whole.
  */
 import test from "ava";
 import { Agent } from "node:http";
@@ -19,6 +20,7 @@ interface Apps {
   cbSlow: App;
   bad: App;
   good: App;
+  body: App;
 }
 
 let env: ProxyEnv;
@@ -49,6 +51,7 @@ test.before(async () => {
       cbSlow: await env.startApp(delayedEcho(500)),
       bad: await env.startApp((_req, res) => void res.writeHead(500, { "content-type": "text/plain" }).end("broken")),
       good: await env.startApp(),
+      body: await env.startApp(),
     };
     await env.workload("edge");
     env.publish("edge");
@@ -70,12 +73,14 @@ test.before(async () => {
               route("/pertry", { cluster: "slow", timeout: "5s", per_try_timeout: "200ms", retries: { attempts: 1, on: ["gateway-error"] } }),
               route("/cb", { cluster: "cb", retries: noRetry }),
               route("/outlier", { cluster: "od", retries: noRetry }),
+              route("/body", { cluster: "body", retries: noRetry }),
             ],
           },
         ],
         [
           { name: "a", endpoints: [apps.a.address] },
           { name: "b", endpoints: [apps.b.address] },
+          { name: "body", endpoints: [apps.body.address] },
           { name: "rr", endpoints: apps.rr.map((x) => x.address), lb: "round_robin" },
           { name: "lr", endpoints: [apps.lrSlow.address, apps.lrFast.address], lb: "least_request" },
           { name: "flaky", endpoints: [apps.flaky.address] },
@@ -117,6 +122,24 @@ async function load(n: number, concurrency: number, send: (i: number) => Promise
   );
   return statuses;
 }
+
+test("request bodies reach the app whole: small ones read first, chunked and large ones streamed", async (t) => {
+  const echoed = async (body: string, headers: Record<string, string> = {}) => {
+    const r = await httpCall(out, { path: "/body/echo", method: "POST", headers, body });
+    t.is(r.status, 200);
+    return JSON.parse(r.body) as { body: string; headers: Record<string, string | undefined> };
+  };
+  const small = await echoed("a=1&b=".padEnd(1000, "x"));
+  t.is(small.body, "a=1&b=".padEnd(1000, "x"));
+  t.is(small.headers["content-length"], "1000");
+  const chunked = await echoed("y".repeat(5000), { "transfer-encoding": "chunked" });
+  t.is(chunked.body, "y".repeat(5000));
+  const large = "z".repeat(200 * 1024);
+  const big = await echoed(large);
+  t.is(big.body.length, large.length);
+  t.true(big.body === large);
+  t.is(big.headers["content-length"], String(large.length));
+});
 
 test("weighted split 80/20 over 1200 requests stays within statistical bounds", async (t) => {
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
