@@ -40,9 +40,9 @@ export interface Screen {
   readonly names: readonly string[];
   /** Words of clean bits (16 a word, as Inspection.isClean reads them) the heads' numbers need. */
   readonly words: number;
-  /** By collection and word: the clean bits every value of the collection has in this request (see common). */
+  /** By collection and word: the clean bits every value of the collection has in this request (see commonWord). */
   readonly common: Int32Array;
-  /** By collection: the request (Inspection.epoch) `common` was worked out for. */
+  /** By collection and word: the request (Inspection.epoch) that word of `common` was worked out for. */
   readonly stamp: Int32Array;
 }
 
@@ -80,7 +80,7 @@ export function buildScreen(heads: readonly { readonly cond: CompiledCondition; 
     names,
     words,
     common: new Int32Array(COLLECTIONS.length * words),
-    stamp: new Int32Array(COLLECTIONS.length).fill(-1),
+    stamp: new Int32Array(COLLECTIONS.length * words).fill(-1),
   };
 }
 
@@ -122,8 +122,7 @@ export function couldMatch(s: Screen, i: number, insp: Inspection, present: numb
       continue;
     }
     const states = insp.column(index, args);
-    fillCommon(s, index, states, insp.epoch);
-    if ((s.common[index * s.words + (cond >>> 4)]! & (1 << (cond & 15))) !== 0) continue;
+    if ((commonWord(s, index, cond >>> 4, states, insp.epoch) & (1 << (cond & 15))) !== 0) continue;
     // some value of the collection is not known clean: a selector of every name (or a pattern) must run; a named one may not pick it
     if (code < 0) return true;
     const want = s.names[code]!;
@@ -133,24 +132,24 @@ export function couldMatch(s: Screen, i: number, insp: Inspection, present: numb
 }
 
 /**
- * Fills `common` for collection n: the clean bits every value has (AND of
- * their words), once per request and collection. The screen then answers a
- * head over a whole collection with one bit, reading each value's record once
- * per request instead of once per rule.
+ * Word k of the clean bits every value of collection n has (AND of their
+ * words), worked out once per request, collection and word. The screen then
+ * answers a head over a whole collection with one bit, reading each value's
+ * record once per request and word instead of once per rule; only the words
+ * some screened head asks for are worked out (a JSON body has hundreds of
+ * values).
  */
-function fillCommon(s: Screen, n: number, states: readonly Known[], epoch: number): void {
-  if (s.stamp[n] === epoch) return;
-  const w = s.words;
-  const base = n * w;
-  for (let k = 0; k < w; k++) {
-    let bits = -1;
-    for (let v = 0; v < states.length && bits !== 0; v++) {
-      const c = states[v]!.clean;
-      bits &= c !== undefined && k < c.length ? c[k]! : 0;
-    }
-    s.common[base + k] = bits;
+function commonWord(s: Screen, n: number, k: number, states: readonly Known[], epoch: number): number {
+  const at = n * s.words + k;
+  if (s.stamp[at] === epoch) return s.common[at]!;
+  let bits = -1;
+  for (let v = 0; v < states.length && bits !== 0; v++) {
+    const c = states[v]!.clean;
+    bits &= c !== undefined && k < c.length ? c[k]! : 0;
   }
-  s.stamp[n] = epoch;
+  s.common[at] = bits;
+  s.stamp[at] = epoch;
+  return bits;
 }
 
 function hasName(args: readonly Arg[], lower: string): boolean {
