@@ -1,8 +1,9 @@
 /**
  * The request path of a listener, Envoy's order: peer identity (inbound, once
  * per TLS socket) → path normalisation → route match → filter chain (with the
- * body buffered only if a filter needs it) → forwarder. Every local reply is
- * JSON with a stable code; nothing here throws out to the server.
+ * body read first when a filter needs it or it is small and of known length)
+ * → forwarder. Every local reply is JSON with a stable code; nothing here
+ * throws out to the server.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Duplex, Readable } from "node:stream";
@@ -76,6 +77,8 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
     return v instanceof Promise ? v.then((verdict) => decide(fr, route, body, verdict)) : decide(fr, route, body, v);
   }
 
+  const tooLarge = (): Refusal => ({ status: 413, code: "payload_too_large", message: `request body larger than ${l.maxBodyBytes} bytes` });
+
   function prepare(req: IncomingMessage, requestId: string, withBody: boolean): Ready | Promise<Ready> {
     if (req.rawHeaders.length / 2 > l.maxHeaderCount) return { status: 431, code: "too_many_headers", message: `more than ${l.maxHeaderCount} request headers` };
     let peer: PeerIdentity | undefined;
@@ -125,7 +128,7 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
         return afterChain(fr, route, undefined);
       }
       return readBody(req, l.maxBodyBytes, l.bodyTimeoutMs).then((body) => {
-        if (body === undefined) return { status: 413, code: "payload_too_large", message: `request body larger than ${l.maxBodyBytes} bytes` };
+        if (body === undefined) return tooLarge();
         (fr as { body?: Buffer }).body = body;
         return afterChain(fr, route, body);
       });
@@ -135,9 +138,7 @@ export function createHandler(l: ListenerRuntime, deps: HandlerDeps) {
     // stream path, which kept every such request's objects alive through minor GCs (3 MB promoted and 10 ms
     // pauses per collection at 10,000 requests a second, against 0.06 MB and 1.5 ms buffered).
     if (withBody && bufferable(req, l.maxBodyBytes)) {
-      return readBody(req, l.maxBodyBytes, l.bodyTimeoutMs).then((body) =>
-        body === undefined ? { status: 413, code: "payload_too_large", message: `request body larger than ${l.maxBodyBytes} bytes` } : afterChain(fr, route, body),
-      );
+      return readBody(req, l.maxBodyBytes, l.bodyTimeoutMs).then((body) => (body === undefined ? tooLarge() : afterChain(fr, route, body)));
     }
     return afterChain(fr, route, undefined);
   }
