@@ -151,8 +151,7 @@ export class WafEngine {
     // Every condition's result on a value depends on nothing but the value (operators are functions of one
     // string, negation and multi_match included), so each gets a clean bit. Ungated heads first: they run on
     // every value, so their clean bits sit in a value's first word.
-    const conds = all;
-    for (const c of [...conds.filter((c) => c.literals === undefined), ...conds.filter((c) => c.literals !== undefined)]) this.condOf.set(c, this.condOf.size);
+    for (const c of [...all.filter((c) => c.literals === undefined), ...all.filter((c) => c.literals !== undefined)]) this.condOf.set(c, this.condOf.size);
     this.gates = new GateSet(gated, remember);
     this.derived = { urlSites: all.some((c) => c.targets.include.some((sel) => sel.collection === "args_url_site")) };
   }

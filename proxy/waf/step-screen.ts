@@ -34,7 +34,7 @@ export interface Screen {
   readonly name: Int32Array;
   /** Per selector: 1 for a count, 2 for a count whose condition does not match "0" (a count of nothing is then no hit). */
   readonly count: Uint8Array;
-  /** Per step: the head's number for the engine's clean bits, -1 when its misses are not remembered. */
+  /** Per step: the head's number for the engine's clean bits (every condition has one). */
   readonly cond: Int32Array;
   /** Lower-case names of named selectors. */
   readonly names: readonly string[];
@@ -69,8 +69,7 @@ export function buildScreen(heads: readonly { readonly cond: CompiledCondition; 
     }
   });
   start[heads.length] = col.length;
-  const top = heads.reduce((m, h) => Math.max(m, h.memo), -1);
-  const words = top < 0 ? 0 : (top >>> 4) + 1;
+  const words = (heads.reduce((m, h) => Math.max(m, h.memo), 0) >>> 4) + 1;
   return {
     start,
     col: Int32Array.from(col),
@@ -114,11 +113,6 @@ export function couldMatch(s: Screen, i: number, insp: Inspection, present: numb
     if (count !== 0) {
       // a count of a name the request lacks is 0; anything else is worked out by the rule
       if (count === 1 || code < 0 || hasName(args, s.names[code]!)) return true;
-      continue;
-    }
-    if (args.length === 0) continue;
-    if (cond < 0) {
-      if (code < 0 || hasName(args, s.names[code]!)) return true;
       continue;
     }
     const states = insp.column(index, args);

@@ -23,8 +23,8 @@ rules:
   "screen.yaml",
 );
 
-/** Condition numbers as the engine gives them: memoizable heads get one, negated ones -1. */
-const MEMO = [0, -1, -1, -1, 1, 2, -1];
+/** Condition numbers as the engine gives them (every condition has one). */
+const MEMO = [0, 3, 4, 5, 1, 2, 6];
 const screen = buildScreen(RULES.map((r, i) => ({ cond: r, memo: MEMO[i]! })));
 
 /** One gate set for all inspections, as in an engine (each gets its own request number); no memory, so no value is shared. */
