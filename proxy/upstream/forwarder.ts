@@ -136,6 +136,10 @@ class Attempts implements Dispatcher.DispatchHandler {
     a.onTotalTimeout();
   }
 
+  private static tryTimeout(this: void, a: Attempts): void {
+    a.onTryTimeout();
+  }
+
   private static responseClosed(this: ServerResponse): void {
     const a = (this as AttemptsOf)[ATTEMPTS];
     if (a !== undefined) a.onClientClose();
@@ -174,7 +178,7 @@ class Attempts implements Dispatcher.DispatchHandler {
     const perTry = this.perTryMs > 0 ? this.perTryMs : undefined;
     // reset before dispatch: onConnect may run inside dispatch()
     this.tryExpired = false;
-    if (perTry !== undefined) this.tryTimer = setTimeout(() => this.onTryTimeout(), perTry);
+    if (perTry !== undefined) this.tryTimer = setTimeout(Attempts.tryTimeout, perTry, this);
     this.d.pools.get(c, ep).dispatch(
       {
         path: this.ex.url,
