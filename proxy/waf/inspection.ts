@@ -14,13 +14,16 @@
 import type { CompiledCondition } from "./compile.js";
 import { featuresOf, F_UPPER } from "./prefilter/features.js";
 import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
+import { ValueScanner } from "./prefilter/value-scan.js";
 import { lowercase } from "./transforms/text.js";
-import { COLLECTIONS, type Arg, type ParsedRequest } from "./types.js";
+import { COLLECTION_INDEX, COLLECTIONS, type Arg, type Collection, type ParsedRequest } from "./types.js";
 import { MEMO_VALUE_CHARS, ValueMemo, type Known } from "./value-memo.js";
 
 /** The gated conditions of an engine, as one automaton (built once per engine). */
 export class GateSet {
   readonly matcher: TriggerMatcher;
+  /** The automaton, features and doorkeeper hash in one pass, for a value met for the first time. */
+  readonly scanner: ValueScanner;
   /** Chain id of each gate. */
   readonly chainOf: Int32Array;
   /** By chain id: features on which the chain changes a value beyond ASCII case (-1 = no gate uses the chain). */
@@ -54,6 +57,7 @@ export class GateSet {
   constructor(gates: readonly CompiledCondition[], remember = true) {
     this.memo = new ValueMemo(remember);
     this.matcher = new TriggerMatcher(gates.map((g) => g.literals ?? []));
+    this.scanner = new ValueScanner(this.matcher);
     this.chainOf = Int32Array.from(gates, (g) => g.chainId);
     const size = Math.max(0, ...gates.map((g) => g.chainId + 1));
     this.scanMask = new Int32Array(size).fill(-1);
@@ -92,14 +96,19 @@ export class GateSet {
 
 const NO_GATES: readonly number[] = [];
 const NO_INDEX: ReadonlyMap<number, readonly number[]> = new Map();
+const indexOf = (c: Collection): number => COLLECTION_INDEX.get(c)!;
+const ARGS = indexOf("args");
+const ARGS_NAMES = indexOf("args_names");
+const QUERY_ARGS = indexOf("query_args");
+const QUERY_NAMES = indexOf("query_args_names");
+const BODY_ARGS = indexOf("body_args");
+const BODY_NAMES = indexOf("body_args_names");
 /** Collections up to this many values are searched, not indexed, for a triggered gate. */
 const SMALL_COLLECTION = 32;
 /** Lists longer than this are looked for among the columns already made before a column is made for them. */
 const SHARED_COLUMN = 8;
 
 export class Inspection {
-  /** Values not (yet) kept in the engine's memory, once per request. */
-  private local: Map<string, Known> | undefined;
   /** Automaton hits by transformed form (raw values are scanned once each, in their record). */
   private hits: Map<string, readonly number[]> | undefined;
   /** By collection number: what is known about each value, in order. */
@@ -119,18 +128,25 @@ export class Inspection {
     this.epoch = gates.epoch = (gates.epoch + 1) & 0x3fffffff;
   }
 
-  /** What is known about a value (one record per distinct value, shared with later requests when it is short). */
+  /**
+   * What is known about a value: the record kept from an earlier request, or a new one. A value up to
+   * MEMO_VALUE_CHARS is scanned at once (features, automaton, doorkeeper hash in one pass) and kept from its
+   * second request on; a longer one (a raw body) is looked at only as far as some rule needs.
+   * Records are not shared within a request beyond a column: the same fresh value twice is looked at twice,
+   * which costs less than a per-request map of every value.
+   */
   state(v: string): Known {
-    const memo = this.gates.memo;
-    let k = memo.enabled && v.length <= MEMO_VALUE_CHARS ? memo.get(v) : undefined;
-    if (k !== undefined) return k;
-    k = this.local?.get(v);
-    if (k === undefined) {
-      // every field from the start: one object shape for all records, no property store grown later
-      k = { value: v, features: -1, forms: undefined, lower: undefined, raw: undefined, byChain: undefined, bySet: undefined, clean: undefined };
-      if (memo.admit(v)) memo.set(v, k);
-      else (this.local ??= new Map()).set(v, k);
-    }
+    if (v.length > MEMO_VALUE_CHARS) return { value: v, features: -1, forms: undefined, lower: undefined, raw: undefined, byChain: undefined, bySet: undefined, clean: undefined };
+    const g = this.gates;
+    const memo = g.memo;
+    const kept = memo.get(v);
+    if (kept !== undefined) return kept;
+    const found = g.found;
+    found.length = 0;
+    const features = g.scanner.scan(v, found, g.seen);
+    // every field from the start: one object shape for all records, no property store grown later
+    const k: Known = { value: v, features, forms: undefined, lower: undefined, raw: found.length === 0 ? NO_GATES : found.slice(), byChain: undefined, bySet: undefined, clean: undefined };
+    if (memo.admit(g.scanner.hash, this.epoch)) memo.set(v, k);
     return k;
   }
 
@@ -141,6 +157,8 @@ export class Inspection {
       const sources = this.sources;
       // only a long list is worth the search (args and body_args are the same list when there is no query)
       if (args.length > SHARED_COLUMN) for (let m = 0; m < sources.length && c === undefined; m++) if (sources[m] === args) c = this.columns[m];
+      // args joins the query's and the body's lists when both have values: its column joins theirs, so each value has one record
+      if (c === undefined && (n === ARGS || n === ARGS_NAMES)) c = this.joined(n === ARGS ? QUERY_ARGS : QUERY_NAMES, n === ARGS ? BODY_ARGS : BODY_NAMES, args);
       if (c === undefined) {
         const out = new Array<Known>(args.length);
         for (let i = 0; i < args.length; i++) out[i] = this.state(args[i]!.value);
@@ -150,6 +168,14 @@ export class Inspection {
       sources[n] = args;
     }
     return c;
+  }
+
+  /** The column of a list made of collections q and b, when it is exactly their values (see column). */
+  private joined(q: number, b: number, args: readonly Arg[]): readonly Known[] | undefined {
+    const qa = this.req.collections.at(q);
+    const ba = this.req.collections.at(b);
+    if (qa === undefined || ba === undefined || qa.length + ba.length !== args.length || args[0] !== qa[0] || args[qa.length] !== ba[0]) return undefined;
+    return this.column(q, qa).concat(this.column(b, ba));
   }
 
   /** The value after the condition's transformations (worked out once per chain and value). */

@@ -9,14 +9,15 @@
  * generation fills it becomes the old one and the old one is dropped, so a
  * flood of distinct values costs at most the memory of two generations.
  *
- * A value is only kept the second time it turns up: values that never come
+ * A value is only kept when it turns up in a second request: values that never come
  * back (a JSON body's fresh field values) then cost no record that would
  * churn the generations. The doorkeeper that remembers first sightings is a
  * fixed table of hashes, not a Set of the strings: a long-lived Set of
  * short-lived strings made V8 promote them, and whatever else the minor
  * collections met alongside, to the old generation (2.5 MB a collection and
  * 6 ms pauses for fresh JSON bodies, against none and 0.5 ms with the table).
- * A hash collision only admits a value on its first sighting.
+ * A hash collision only admits a value on its first sighting. The hash is
+ * worked out by the pass that first looks at a value (prefilter/value-scan.ts).
  */
 
 /** Values up to this length are remembered across requests. */
@@ -27,8 +28,6 @@ export const MEMO_ENTRIES = 4096;
 export const MEMO_CHARS = 1 << 20;
 /** Slots of the doorkeeper (a power of two): a first sighting is forgotten when another value takes its slot. */
 export const DOORKEEPER_SLOTS = 8192;
-/** Characters hashed at each end of a value for the doorkeeper. */
-const HASHED_END = 32;
 
 export interface Known {
   readonly value: string;
@@ -54,6 +53,8 @@ export class ValueMemo {
   private youngChars = 0;
   /** Hash tags (never 0) of values seen once, by slot. */
   private readonly seenOnce = new Int32Array(DOORKEEPER_SLOTS);
+  /** By slot: the request in which the value was first seen. */
+  private readonly seenIn = new Int32Array(DOORKEEPER_SLOTS);
 
   constructor(readonly enabled = true) {}
 
@@ -65,14 +66,19 @@ export class ValueMemo {
     return o;
   }
 
-  /** Whether a value not held yet should be kept: true from its second sighting on (never for long values or when off). */
-  admit(v: string): boolean {
-    if (!this.enabled || v.length > MEMO_VALUE_CHARS) return false;
-    const h = doorkeeperHash(v);
-    const slot = h & (DOORKEEPER_SLOTS - 1);
-    const tag = h | 1;
-    if (this.seenOnce[slot] === tag) return true;
+  /**
+   * Whether a value not held yet should be kept, given its hash (valueHash) and the number of the request
+   * asking: true when it was seen in an earlier request, never when off. A value repeated within one request
+   * (a JSON array's tags) is not kept for that: it says nothing about the next request. The caller leaves out
+   * values longer than MEMO_VALUE_CHARS (set would not keep them).
+   */
+  admit(hash: number, request: number): boolean {
+    if (!this.enabled) return false;
+    const slot = hash & (DOORKEEPER_SLOTS - 1);
+    const tag = hash | 1;
+    if (this.seenOnce[slot] === tag) return this.seenIn[slot] !== request;
     this.seenOnce[slot] = tag;
+    this.seenIn[slot] = request;
     return false;
   }
 
@@ -97,14 +103,4 @@ export class ValueMemo {
   get size(): number {
     return this.young.size + this.old.size;
   }
-}
-
-/** FNV-1a over the length and at most HASHED_END characters at each end (a long value differing only in its middle may collide: it is then admitted early). */
-function doorkeeperHash(v: string): number {
-  const n = v.length;
-  let h = Math.imul(0x811c9dc5 ^ n, 16777619);
-  const head = n <= 2 * HASHED_END ? n : HASHED_END;
-  for (let i = 0; i < head; i++) h = Math.imul(h ^ v.charCodeAt(i), 16777619);
-  for (let i = Math.max(head, n - HASHED_END); i < n; i++) h = Math.imul(h ^ v.charCodeAt(i), 16777619);
-  return h;
 }

@@ -84,9 +84,7 @@ const CONTEXT = new Uint8Array(256);
 /** The features of s (F_ALWAYS included). */
 export function featuresOf(s: string): number {
   const n = s.length;
-  let f = F_ALWAYS;
-  if (n === 0) return f;
-  if (isSpace(s.charCodeAt(0)) || isSpace(s.charCodeAt(n - 1))) f |= F_EDGE_SPACE;
+  let f = edgeFeatures(s);
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c > 0xff) {
@@ -94,23 +92,36 @@ export function featuresOf(s: string): number {
       continue;
     }
     f |= UNIT[c]!;
-    if (CONTEXT[c] === 0) continue;
-    const next = i + 1 < n ? s.charCodeAt(i + 1) : -1;
-    if (c === SPACE) {
-      if (next === SPACE) f |= F_DOUBLE_SPACE | F_SPACE_BEFORE_TIGHT;
-      else if (next === SLASH || next === PAREN) f |= F_SPACE_BEFORE_TIGHT;
-    } else if (c === SLASH) {
-      if (next === SLASH) f |= F_PATH;
-      else if (next === STAR) f |= F_COMMENT;
-    } else if (c === DOT) {
-      if (i > 0 && s.charCodeAt(i - 1) !== SLASH) continue;
-      const after = next === DOT ? (i + 2 < n ? s.charCodeAt(i + 2) : -1) : next;
-      if (after === -1 || after === SLASH) f |= F_PATH;
-    } else if (c === DASH) {
-      if (next === DASH) f |= F_COMMENT;
-    } else if (next === SLASH) {
-      f |= F_COMMENT; // `*/`
-    }
+    if (CONTEXT[c] !== 0) f |= contextFeatures(s, i, c);
   }
   return f;
+}
+
+/** F_ALWAYS, and F_EDGE_SPACE when s starts or ends with whitespace: what featuresOf sets before its pass. */
+export function edgeFeatures(s: string): number {
+  const n = s.length;
+  return n > 0 && (isSpace(s.charCodeAt(0)) || isSpace(s.charCodeAt(n - 1))) ? F_ALWAYS | F_EDGE_SPACE : F_ALWAYS;
+}
+
+/** Features of unit c (0-255) on its own; see contextFeatures for the units whose neighbours matter. */
+export const UNIT_FEATURES: Readonly<Uint32Array> = UNIT;
+/** 1 for the units (0-255) whose features depend on their neighbours (contextFeatures). */
+export const HAS_CONTEXT: Readonly<Uint8Array> = CONTEXT;
+
+/** The features unit c at s[i] adds with its neighbours (c is one of the HAS_CONTEXT units). */
+export function contextFeatures(s: string, i: number, c: number): number {
+  const n = s.length;
+  const next = i + 1 < n ? s.charCodeAt(i + 1) : -1;
+  if (c === SPACE) {
+    if (next === SPACE) return F_DOUBLE_SPACE | F_SPACE_BEFORE_TIGHT;
+    return next === SLASH || next === PAREN ? F_SPACE_BEFORE_TIGHT : 0;
+  }
+  if (c === SLASH) return next === SLASH ? F_PATH : next === STAR ? F_COMMENT : 0;
+  if (c === DOT) {
+    if (i > 0 && s.charCodeAt(i - 1) !== SLASH) return 0;
+    const after = next === DOT ? (i + 2 < n ? s.charCodeAt(i + 2) : -1) : next;
+    return after === -1 || after === SLASH ? F_PATH : 0;
+  }
+  if (c === DASH) return next === DASH ? F_COMMENT : 0;
+  return next === SLASH ? F_COMMENT : 0; // `*/`
 }

@@ -11,6 +11,19 @@
  */
 import { lowerAscii } from "./literals.js";
 
+/** The compiled automaton, for passes that walk it themselves (value-scan.ts). */
+export interface DfaTables {
+  /** Byte-range character → alphabet class (0 = a character no literal uses). */
+  readonly classOf: Uint16Array;
+  readonly width: number;
+  /** delta[state × width + class] → next state. */
+  readonly delta: Uint16Array | Int32Array;
+  /** States from this one on are accepting. */
+  readonly firstAccepting: number;
+  /** Slots of the literals ending at each accepting state, by state - firstAccepting. */
+  readonly outs: readonly (readonly number[])[];
+}
+
 export class TriggerMatcher {
   readonly slots: number;
   /** Byte-range character → alphabet class (0 = a character no literal uses). */
@@ -138,7 +151,13 @@ export class TriggerMatcher {
     return undefined;
   }
 
-  private wideClassOf(c: number): number {
+  /** The automaton's tables (see DfaTables). */
+  get tables(): DfaTables {
+    return { classOf: this.classOf, width: this.width, delta: this.delta, firstAccepting: this.firstAccepting, outs: this.outs };
+  }
+
+  /** Alphabet class of a character above U+00FF. */
+  wideClassOf(c: number): number {
     return this.wideClass.get(c) ?? 0;
   }
 }

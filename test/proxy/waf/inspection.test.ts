@@ -1,10 +1,11 @@
 import test from "ava";
 import { DEFAULT_SETTINGS, WafEngine } from "../../../proxy/waf/engine.js";
 import { featuresOfKnown, GateSet, Inspection } from "../../../proxy/waf/inspection.js";
-import { F_UPPER } from "../../../proxy/waf/prefilter/features.js";
+import { F_UPPER, featuresOf } from "../../../proxy/waf/prefilter/features.js";
 import { parseRequest } from "../../../proxy/waf/request/parse.js";
 import { parseRuleFile } from "../../../proxy/waf/rule-file.js";
 import { COLLECTION_INDEX } from "../../../proxy/waf/types.js";
+import { MEMO_VALUE_CHARS } from "../../../proxy/waf/value-memo.js";
 import { req } from "./request/helpers.js";
 
 /** One condition per transformation chain, in this order. */
@@ -58,14 +59,19 @@ test("chains that only lower a value share one lowered copy; others transform it
   t.is(insp.transformed(decodeOnly, p), "ABc");
 });
 
-test("a value's features are worked out only when a chain or gate needs them", (t) => {
+test("a short value is scanned when first met; a long one's features are worked out only when a chain or gate needs them", (t) => {
   const insp = inspection();
-  const k = insp.state("Some Text");
+  const short = insp.state("Some Text");
+  t.is(short.features, featuresOf("Some Text"));
+  t.deepEqual(short.raw, []);
+  const text = "Some Text ".repeat(MEMO_VALUE_CHARS / 8);
+  const k = insp.state(text);
   t.is(k.features, -1);
-  t.is(insp.transformed(asSent, k), "Some Text", "a chain without transformations needs no features");
+  t.is(k.raw, undefined);
+  t.is(insp.transformed(asSent, k), text, "a chain without transformations needs no features");
   t.is(k.features, -1);
   t.true((featuresOfKnown(k) & F_UPPER) !== 0);
-  t.is(k.features, featuresOfKnown(k));
+  t.is(k.features, featuresOf(text));
 });
 
 test("args and body_args share one column when the request has no query, and not when it has one", (t) => {
@@ -86,6 +92,10 @@ test("args and body_args share one column when the request has no query, and not
     col.map((k) => k.value),
     qArgs.map((a) => a.value),
   );
+  // the joined list's column joins the query's and the body's: one record per value
+  const query = queried.column(COLLECTION_INDEX.get("query_args")!, queried.req.collections.at(COLLECTION_INDEX.get("query_args")!)!);
+  const bodyCol = queried.column(bodyArgs, queried.req.collections.at(bodyArgs)!);
+  t.true(col.every((k, i) => k === (i === 0 ? query[0] : bodyCol[i - 1])));
 });
 
 test("a value passed over in an excluded arg is still inspected where it is not excluded, before and after", (t) => {

@@ -1,0 +1,71 @@
+/**
+ * The first look at a value the engine has not met before, in one pass: its
+ * features (features.ts), the slots of the trigger automaton whose literals
+ * occur in it as it is (trigger-matcher.ts), and the hash the value memory's
+ * doorkeeper files it under (value-memo.ts). They were three passes, each
+ * with its own call and loop; a JSON body's fresh values are a dozen
+ * characters each, so the loops' overhead was most of their cost, and one
+ * pass does the three for about the price of one.
+ */
+import { contextFeatures, edgeFeatures, F_WIDE, HAS_CONTEXT, UNIT_FEATURES } from "./features.js";
+import type { DfaTables, TriggerMatcher } from "./trigger-matcher.js";
+
+const FNV_PRIME = 16777619;
+const FNV_OFFSET = 0x811c9dc5;
+
+export class ValueScanner {
+  private readonly dfa: DfaTables;
+  /** Hash of the value last scanned (FNV-1a over its length and every unit). */
+  hash = 0;
+
+  constructor(private readonly matcher: TriggerMatcher) {
+    this.dfa = matcher.tables;
+  }
+
+  /**
+   * Pushes onto out every slot whose literal occurs in s, once each (as
+   * TriggerMatcher.slotsIn; seen: scratch of size slots, all 0 before and
+   * after), sets `hash`, and returns featuresOf(s).
+   */
+  scan(s: string, out: number[], seen: Uint8Array): number {
+    const { delta, classOf, width, firstAccepting, outs } = this.dfa;
+    const start = out.length;
+    const n = s.length;
+    let f = edgeFeatures(s);
+    let h = Math.imul(FNV_OFFSET ^ n, FNV_PRIME);
+    let st = 0;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      h = Math.imul(h ^ c, FNV_PRIME);
+      let cls: number;
+      if (c > 0xff) {
+        f |= F_WIDE;
+        cls = this.matcher.wideClassOf(c);
+      } else {
+        f |= UNIT_FEATURES[c]!;
+        if (HAS_CONTEXT[c] !== 0) f |= contextFeatures(s, i, c);
+        cls = classOf[c]!;
+      }
+      st = delta[st * width + cls]!;
+      if (st < firstAccepting) continue;
+      const o = outs[st - firstAccepting]!;
+      for (let k = 0; k < o.length; k++) {
+        const slot = o[k]!;
+        if (seen[slot] === 0) {
+          seen[slot] = 1;
+          out.push(slot);
+        }
+      }
+    }
+    for (let k = start; k < out.length; k++) seen[out[k]!] = 0;
+    this.hash = h;
+    return f;
+  }
+}
+
+/** The hash ValueScanner.scan sets, on its own (FNV-1a over the length and every unit). */
+export function valueHash(s: string): number {
+  let h = Math.imul(FNV_OFFSET ^ s.length, FNV_PRIME);
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME);
+  return h;
+}

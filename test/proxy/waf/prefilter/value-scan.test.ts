@@ -1,0 +1,46 @@
+import test from "ava";
+import { featuresOf } from "../../../../proxy/waf/prefilter/features.js";
+import { TriggerMatcher } from "../../../../proxy/waf/prefilter/trigger-matcher.js";
+import { ValueScanner, valueHash } from "../../../../proxy/waf/prefilter/value-scan.js";
+import { seededRandom } from "../../../helpers/seeded-random.js";
+
+/** Slots with overlapping literals, one above U+00FF, one found in upper case too. */
+const LITERALS = [["select", "union"], ["<script", "script"], ["../", "..\\"], ["\uff1cscript"], ["%2e", "e"], ["--", "/*"]];
+
+/** Pieces of the literals, the units features react to, and plain text. */
+const POOL = ["sel", "ect", "SELECT", "uni", "on", "<", "scr", "ipt", "..", "/", "\\", "\uff1c", "%2", "e", "-", "*", " ", "  ", "\t", "\0", "é", "\u0130", "a", "Z", "0", "'", "&", "+", "#"];
+
+function sample(next: () => number): string {
+  const n = Math.floor(next() * 12);
+  let s = "";
+  for (let i = 0; i < n; i++) s += POOL[Math.floor(next() * POOL.length)]!;
+  return s;
+}
+
+test("one pass gives what featuresOf, the automaton and valueHash give on their own", (t) => {
+  const matcher = new TriggerMatcher(LITERALS);
+  const scanner = new ValueScanner(matcher);
+  const seen = new Uint8Array(matcher.slots);
+  const next = seededRandom(7);
+  let hits = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const s = i === 0 ? "" : sample(next);
+    const alone: number[] = [];
+    matcher.slotsIn(s, alone, seen);
+    const together: number[] = [];
+    const f = scanner.scan(s, together, seen);
+    if (f !== featuresOf(s) || scanner.hash !== valueHash(s) || together.join() !== alone.join()) {
+      t.fail(`${JSON.stringify(s)}: features ${f} / ${featuresOf(s)}, slots ${together.join()} / ${alone.join()}`);
+      return;
+    }
+    if (together.length > 0) hits++;
+    t.true(seen.every((x) => x === 0));
+  }
+  // the pool makes literals often enough that the hit path is exercised
+  t.true(hits > 2000, String(hits));
+});
+
+test("the hash tells apart values that differ anywhere, and their length", (t) => {
+  const hashes = new Set(["abc", "abd", "bbc", "abcd", "ab", "a".repeat(300) + "x" + "a".repeat(300), "a".repeat(601)].map(valueHash));
+  t.is(hashes.size, 7);
+});
