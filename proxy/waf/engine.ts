@@ -11,7 +11,7 @@ import { Exclusions, type ExclusionSpec, type ModeOverride, type Plan, type WafM
 import { GateSet, Inspection, isClean, markClean } from "./inspection.js";
 import type { Known } from "./value-memo.js";
 import { parseRequest, type Derived } from "./request/parse.js";
-import { buildScreen, couldMatch, type Screen } from "./step-screen.js";
+import { allClean, buildScreen, couldMatch, type Screen } from "./step-screen.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
 import { COLLECTIONS, DEFAULT_LIMITS, type Arg, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
 
@@ -196,10 +196,10 @@ export class WafEngine {
       if (gate >= 0 && need !== -1 && !insp.hit(gate)) continue;
       if (!couldMatch(screen, i, insp, present)) continue;
       const { rule: r, headExcl, chainExcl, cond, chainConds } = steps[i]!;
-      const hit = gate < 0 ? runCondition(r, cond, insp, headExcl) : runGated(r, cond, insp, headExcl, gate);
+      const hit = gate < 0 ? runCondition(r, cond, insp, headExcl, screen) : runGated(r, cond, insp, headExcl, gate, screen);
       if (hit === undefined) continue;
       let chained = true;
-      for (let c = 0; c < r.chain.length && chained; c++) chained = runCondition(r.chain[c]!, chainConds[c]!, insp, chainExcl[c]!) !== undefined;
+      for (let c = 0; c < r.chain.length && chained; c++) chained = runCondition(r.chain[c]!, chainConds[c]!, insp, chainExcl[c]!, screen) !== undefined;
       if (!chained) continue;
       const blocking = r.paranoia <= s.paranoia;
       if (blocking) score += r.score;
@@ -279,7 +279,7 @@ interface Hit {
 const NO_ARGS: readonly Arg[] = [];
 
 /** The first value one selector picks that the condition matches (a count selector yields one value: how many it picks). */
-function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: Inspection, excludes: readonly KeyFilter[]): Hit | undefined {
+function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: Inspection, excludes: readonly KeyFilter[], screen: Screen): Hit | undefined {
   const args = insp.req.collections.at(sel.index) ?? NO_ARGS;
   if (sel.count) {
     let n = 0;
@@ -288,6 +288,7 @@ function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: In
     return m === undefined ? undefined : { target: targetLabel(sel.collection, undefined, true), match: m };
   }
   const states = insp.column(sel.index, args);
+  if (cond >= 0 && allClean(screen, sel.index, cond, states, insp.epoch)) return undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     // a value known not to match is passed over before the (dearer) name checks: names and values repeat
@@ -302,10 +303,10 @@ function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: In
 const withExtra = (c: CompiledCondition, extra: readonly KeyFilter[]): readonly KeyFilter[] => (extra.length === 0 ? c.targets.exclude : [...c.targets.exclude, ...extra]);
 
 /** The first value of the condition's targets that its operator matches (or, negated, does not); excludes: see withExtra. */
-function runCondition(c: CompiledCondition, cond: number, insp: Inspection, excludes: readonly KeyFilter[]): Hit | undefined {
+function runCondition(c: CompiledCondition, cond: number, insp: Inspection, excludes: readonly KeyFilter[], screen: Screen): Hit | undefined {
   const sels = c.targets.include;
   for (let s = 0; s < sels.length; s++) {
-    const hit = runSelector(c, cond, sels[s]!, insp, excludes);
+    const hit = runSelector(c, cond, sels[s]!, insp, excludes, screen);
     if (hit !== undefined) return hit;
   }
   return undefined;
@@ -315,12 +316,12 @@ function runCondition(c: CompiledCondition, cond: number, insp: Inspection, excl
  * A prefiltered condition: only the values that trigger its gate (hold one
  * of its literals after its transformations) reach its operator.
  */
-function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes: readonly KeyFilter[], gate: number): Hit | undefined {
+function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes: readonly KeyFilter[], gate: number, screen: Screen): Hit | undefined {
   const sels = c.targets.include;
   for (let s = 0; s < sels.length; s++) {
     const sel = sels[s]!;
     if (sel.count) {
-      const h = runSelector(c, cond, sel, insp, excludes);
+      const h = runSelector(c, cond, sel, insp, excludes, screen);
       if (h !== undefined) return h;
       continue;
     }

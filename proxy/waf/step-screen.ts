@@ -126,6 +126,16 @@ export function couldMatch(s: Screen, i: number, insp: Inspection, present: numb
 }
 
 /**
+ * Whether every value of collection n (`states`, its records) is known not to match condition number cond:
+ * a rule that runs passes over such a collection without reading its values one by one (a JSON body's
+ * field names, known clean from earlier requests, when only its values are new).
+ */
+export function allClean(s: Screen, n: number, cond: number, states: readonly Known[], epoch: number): boolean {
+  const k = cond >>> 4;
+  return k < s.words && (commonWord(s, n, k, states, epoch) & (1 << (cond & 15))) !== 0;
+}
+
+/**
  * Word k of the clean bits every value of collection n has (AND of their
  * words), worked out once per request, collection and word. The screen then
  * answers a head over a whole collection with one bit, reading each value's
