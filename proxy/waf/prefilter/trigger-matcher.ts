@@ -18,10 +18,8 @@ export interface DfaTables {
   readonly width: number;
   /** delta[state × width + class] → next state. */
   readonly delta: Uint16Array | Int32Array;
-  /** States from this one on are accepting. */
+  /** States from this one on are accepting (TriggerMatcher.found gives their slots). */
   readonly firstAccepting: number;
-  /** Slots of the literals ending at each accepting state, by state - firstAccepting. */
-  readonly outs: readonly (readonly number[])[];
 }
 
 export class TriggerMatcher {
@@ -126,17 +124,21 @@ export class TriggerMatcher {
     for (let i = 0; i < input.length; i++) {
       const c = input.charCodeAt(i);
       s = delta[s * width + (c < 256 ? classOf[c]! : this.wideClassOf(c))]!;
-      if (s < firstAccepting) continue;
-      const o = this.outs[s - firstAccepting]!;
-      for (let k = 0; k < o.length; k++) {
-        const slot = o[k]!;
-        if (seen[slot] === 0) {
-          seen[slot] = 1;
-          out.push(slot);
-        }
-      }
+      if (s >= firstAccepting) this.found(s, out, seen);
     }
     for (let k = start; k < out.length; k++) seen[out[k]!] = 0;
+  }
+
+  /** Pushes onto out the slots of accepting state s not yet seen (a hit is rare: kept out of the scan loops). */
+  found(s: number, out: number[], seen: Uint8Array): void {
+    const o = this.outs[s - this.firstAccepting]!;
+    for (let k = 0; k < o.length; k++) {
+      const slot = o[k]!;
+      if (seen[slot] === 0) {
+        seen[slot] = 1;
+        out.push(slot);
+      }
+    }
   }
 
   /** The first occurrence: the slot of the longest literal ending at the earliest end position, and that end; undefined when none occurs. */
@@ -153,7 +155,7 @@ export class TriggerMatcher {
 
   /** The automaton's tables (see DfaTables). */
   get tables(): DfaTables {
-    return { classOf: this.classOf, width: this.width, delta: this.delta, firstAccepting: this.firstAccepting, outs: this.outs };
+    return { classOf: this.classOf, width: this.width, delta: this.delta, firstAccepting: this.firstAccepting };
   }
 
   /** Alphabet class of a character above U+00FF. */

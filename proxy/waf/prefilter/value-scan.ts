@@ -28,7 +28,7 @@ export class ValueScanner {
    * after), sets `hash`, and returns featuresOf(s).
    */
   scan(s: string, out: number[], seen: Uint8Array): number {
-    const { delta, classOf, width, firstAccepting, outs } = this.dfa;
+    const { delta, classOf, width, firstAccepting } = this.dfa;
     const start = out.length;
     const n = s.length;
     let f = edgeFeatures(s);
@@ -47,15 +47,7 @@ export class ValueScanner {
         cls = classOf[c]!;
       }
       st = delta[st * width + cls]!;
-      if (st < firstAccepting) continue;
-      const o = outs[st - firstAccepting]!;
-      for (let k = 0; k < o.length; k++) {
-        const slot = o[k]!;
-        if (seen[slot] === 0) {
-          seen[slot] = 1;
-          out.push(slot);
-        }
-      }
+      if (st >= firstAccepting) this.matcher.found(st, out, seen);
     }
     for (let k = start; k < out.length; k++) seen[out[k]!] = 0;
     this.hash = h;
