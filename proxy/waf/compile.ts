@@ -20,6 +20,8 @@ export interface CompiledCondition {
   readonly chainId: number;
   /** The value features (prefilter/features.ts) any of the transformations changes a value on: without them the chain is the identity. */
   readonly changesOn: number;
+  /** By step: the features that transformation changes a value on (a step the value has none of is passed over). */
+  readonly stepChangesOn: Int32Array;
   /**
    * The chain lowers case and no other step reacts to capitals: on a value whose only feature the chain
    * reacts to is F_UPPER, every chain with this flag gives the same result, lowercase(value), made once.
@@ -78,11 +80,13 @@ function compileCondition(c: ConditionSpec, path: readonly (string | number)[], 
   }
   const names = c.transforms.filter((t) => t !== "none");
   const transforms: Transform[] = [];
+  const steps: number[] = [];
   let changesOn = 0;
   for (const [i, t] of names.entries()) {
     if (!isTransformName(t)) throw new RuleCompileError([...path, "transforms", i], `unknown transformation "${t}" (expected one of ${[...TRANSFORMS.keys()].join(", ")})`);
     transforms.push(TRANSFORMS.get(t)!);
     changesOn |= CHANGES_ON[t];
+    steps.push(CHANGES_ON[t]);
   }
   const key = operatorOf(c);
   let op: Operator;
@@ -94,7 +98,7 @@ function compileCondition(c: ConditionSpec, path: readonly (string | number)[], 
   // negated and multi_match conditions can match without the literal in the final value: no prefilter
   const literals = c.negate || c.multi_match ? undefined : literalsOf(key, c[key]);
   const lowersOnly = names.includes("lowercase") && names.every((t) => t === "lowercase" || (CHANGES_ON[t as TransformName] & F_UPPER) === 0);
-  return { targets, transforms, chainId: chainIdOf(names), changesOn, lowersOnly, multiMatch: c.multi_match, negate: c.negate, op, opName: key, literals };
+  return { targets, transforms, chainId: chainIdOf(names), changesOn, stepChangesOn: Int32Array.from(steps), lowersOnly, multiMatch: c.multi_match, negate: c.negate, op, opName: key, literals };
 }
 
 function literalsOf(key: OperatorKey, arg: unknown): readonly string[] | undefined {
