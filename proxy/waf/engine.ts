@@ -13,7 +13,7 @@ import type { Known } from "./value-memo.js";
 import { parseRequest, type Derived } from "./request/parse.js";
 import { allClean, buildScreen, couldMatch, type Screen } from "./step-screen.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
-import { COLLECTIONS, DEFAULT_LIMITS, type Arg, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
+import { COLLECTION_INDEX, COLLECTIONS, DEFAULT_LIMITS, type Arg, type InspectionLimits, type LimitExceeded, type ParsedRequest, type WafInput } from "./types.js";
 
 export interface WafSettings {
   readonly mode: WafMode;
@@ -289,15 +289,28 @@ function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: In
   }
   const states = insp.column(sel.index, args);
   if (cond >= 0 && allClean(screen, sel.index, cond, states, insp.epoch)) return undefined;
+  // the values of a names collection are names, which come back request after request: one that is not
+  // selected is still tested once, so that its clean bit passes over it from then on (a name pattern
+  // exclusion, tested on every request, cost more than the operator it saved)
+  const testFirst = cond >= 0 && (NAME_COLLECTIONS & (1 << sel.index)) !== 0;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     // a value known not to match is passed over before the (dearer) name checks: names and values repeat
-    if (knownClean(states[i]!, cond) || !selected(sel, excludes, a)) continue;
+    if (knownClean(states[i]!, cond)) continue;
+    if (testFirst) {
+      const m = test(c, cond, states[i]!, insp);
+      if (m !== undefined && selected(sel, excludes, a)) return { target: targetLabel(sel.collection, a, false), match: m };
+      continue;
+    }
+    if (!selected(sel, excludes, a)) continue;
     const m = test(c, cond, states[i]!, insp);
     if (m !== undefined) return { target: targetLabel(sel.collection, a, false), match: m };
   }
   return undefined;
 }
+
+/** Bits (1 << collection number) of the collections whose values are names. */
+const NAME_COLLECTIONS = (["query_args_names", "body_args_names", "args_names", "headers_names", "cookies_names", "files_names"] as const).reduce((m, c) => m | (1 << COLLECTION_INDEX.get(c)!), 0);
 
 /** A condition's own exclusions with the plan's for its rule (merged when the plan's steps are built, not per request). */
 const withExtra = (c: CompiledCondition, extra: readonly KeyFilter[]): readonly KeyFilter[] => (extra.length === 0 ? c.targets.exclude : [...c.targets.exclude, ...extra]);
