@@ -42,6 +42,24 @@ test("a value is admitted when a second request has it, not for turning up twice
   t.false(admit(m, "twice"));
 });
 
+test("two values that share a doorkeeper slot and always come together are both kept from their second request on", (t) => {
+  // two names whose hashes pick the same pair of slots
+  const byPair = new Map<number, string>();
+  let pair: [string, string] | undefined;
+  for (let i = 0; pair === undefined; i++) {
+    const v = `json.items.${i}.sku`;
+    const slot = valueHash(v) & (DOORKEEPER_SLOTS - 2);
+    const other = byPair.get(slot);
+    if (other !== undefined) pair = [other, v];
+    else byPair.set(slot, v);
+  }
+  const m = new ValueMemo();
+  t.false(admit(m, pair[0], 1));
+  t.false(admit(m, pair[1], 1));
+  t.true(admit(m, pair[0], 2));
+  t.true(admit(m, pair[1], 2));
+});
+
 test("the doorkeeper is a fixed table: recent first sightings are mostly remembered, a flood of one-off values pushes old ones out", (t) => {
   const m = new ValueMemo();
   let early = 0;
