@@ -8,8 +8,8 @@
  */
 import type { CompiledCondition, CompiledRule } from "./compile.js";
 import { Exclusions, type ExclusionSpec, type ModeOverride, type Plan, type WafMode } from "./exclusions.js";
-import { GateSet, Inspection, isClean, markClean } from "./inspection.js";
-import type { Known } from "./value-memo.js";
+import { GateSet, Inspection } from "./inspection.js";
+import { isClean, markClean, type Known } from "./value-memo.js";
 import { parseRequest, type Derived } from "./request/parse.js";
 import { allClean, buildScreen, couldMatch, type Screen } from "./step-screen.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
@@ -350,7 +350,7 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes
         if (knownClean(st, cond)) continue;
         if (!insp.triggers(st, set, gate)) {
           // holding none of the condition's literals, the value cannot match it: remembered, the screen passes over it next time
-          if (cond >= 0) markClean(st, cond);
+          if (cond >= 0 && st.kept === true) markClean(st, cond);
           continue;
         }
         if (!selected(sel, excludes, args[i]!)) continue;
@@ -382,8 +382,9 @@ function test(c: CompiledCondition, cond: number, st: Known, insp: Inspection): 
     m = c.op(insp.transformed(c, st));
     if (c.negate) m = m === undefined ? st.value : undefined;
   }
-  // the callers have passed over values known clean (knownClean), before their name checks; a count (cond -1) is not remembered
-  if (m === undefined && cond >= 0) markClean(st, cond);
+  // the callers have passed over values known clean (knownClean), before their name checks; a count (cond -1) is not
+  // remembered, nor a miss on a value no later request will look up (the condition does not run again in this one)
+  if (m === undefined && cond >= 0 && st.kept === true) markClean(st, cond);
   return m;
 }
 

@@ -17,7 +17,7 @@ import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
 import { ValueScanner } from "./prefilter/value-scan.js";
 import { lowercase } from "./transforms/text.js";
 import { COLLECTION_INDEX, COLLECTIONS, type Arg, type Collection, type ParsedRequest } from "./types.js";
-import { MEMO_VALUE_CHARS, ValueMemo, type Known } from "./value-memo.js";
+import { detached, featuresOfKnown, MEMO_VALUE_CHARS, ValueMemo, type Known } from "./value-memo.js";
 
 /** The gated conditions of an engine, as one automaton (built once per engine). */
 export class GateSet {
@@ -136,17 +136,20 @@ export class Inspection {
    * which costs less than a per-request map of every value.
    */
   state(v: string): Known {
-    if (v.length > MEMO_VALUE_CHARS) return { value: v, features: -1, forms: undefined, lower: undefined, raw: undefined, byChain: undefined, bySet: undefined, clean: undefined };
+    if (v.length > MEMO_VALUE_CHARS) return { value: v, features: -1, forms: undefined, lower: undefined, raw: undefined, byChain: undefined, bySet: undefined, clean: undefined, kept: false };
     const g = this.gates;
     const memo = g.memo;
-    const kept = memo.get(v);
-    if (kept !== undefined) return kept;
+    const held = memo.get(v);
+    if (held !== undefined) return held;
     const found = g.found;
     found.length = 0;
     const features = g.scanner.scan(v, found, g.seen);
     // every field from the start: one object shape for all records, no property store grown later
-    const k: Known = { value: v, features, forms: undefined, lower: undefined, raw: found.length === 0 ? NO_GATES : found.slice(), byChain: undefined, bySet: undefined, clean: undefined };
-    if (memo.admit(g.scanner.hash, this.epoch)) memo.set(v, k);
+    const kept = memo.admit(g.scanner.hash, this.epoch);
+    // a kept value outlives its request: a copy, or a value cut from a body would keep the whole body alive
+    const value = kept ? detached(v) : v;
+    const k: Known = { value, features, forms: undefined, lower: undefined, raw: found.length === 0 ? NO_GATES : found.slice(), byChain: undefined, bySet: undefined, clean: undefined, kept };
+    if (kept) memo.set(value, k);
     return k;
   }
 
@@ -354,13 +357,6 @@ export class Inspection {
   }
 }
 
-/** A record's features, worked out the first time they are needed. */
-export function featuresOfKnown(k: Known): number {
-  let f = k.features;
-  if (f < 0) f = k.features = featuresOf(k.value);
-  return f;
-}
-
 /** Values this long are first tested with their gate set's quick regex (shorter ones cost less to scan than to test). */
 const QUICK_MIN_CHARS = 256;
 /** A gate set with more literals than this gets no quick regex (a long alternation is no faster than the automaton). */
@@ -373,18 +369,4 @@ function quickRegex(literals: readonly string[]): RegExp | undefined {
   // ASCII case is ignored as the automaton ignores it; "i" without "u" folds no other letter onto ASCII,
   // so the regex finds at least what the automaton finds
   return new RegExp(distinct.map((l) => l.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&")).join("|"), "i");
-}
-
-/** Whether condition number `cond` is known not to match the value. */
-export function isClean(k: Known, cond: number): boolean {
-  const c = k.clean;
-  return c !== undefined && ((c[cond >>> 4] ?? 0) & (1 << (cond & 15))) !== 0;
-}
-
-export function markClean(k: Known, cond: number): void {
-  // 16 bits a word keeps every word a small integer (no heap numbers); the array grows as needed
-  const c = (k.clean ??= []);
-  const w = cond >>> 4;
-  while (c.length <= w) c.push(0);
-  c[w]! |= 1 << (cond & 15);
 }

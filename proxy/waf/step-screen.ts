@@ -16,8 +16,8 @@
  * rule records later in the same request is only seen from the next one.
  */
 import type { CompiledCondition } from "./compile.js";
-import { isClean, type Inspection } from "./inspection.js";
-import type { Known } from "./value-memo.js";
+import type { Inspection } from "./inspection.js";
+import { isClean, type Known } from "./value-memo.js";
 import { sameName, type Selector } from "./targets.js";
 import { COLLECTIONS, type Arg } from "./types.js";
 

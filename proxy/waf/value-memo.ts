@@ -20,6 +20,8 @@
  * worked out by the pass that first looks at a value (prefilter/value-scan.ts).
  */
 
+import { featuresOf } from "./prefilter/features.js";
+
 /** Values up to this length are remembered across requests. */
 export const MEMO_VALUE_CHARS = 512;
 /** Entries per generation. */
@@ -45,6 +47,8 @@ export interface Known {
   bySet?: (readonly number[] | undefined)[];
   /** Bit i set (16 bits a word): condition number i does not match the value. */
   clean?: number[];
+  /** Whether the record is kept for later requests: only then is a miss worth recording in `clean` (a condition runs once per request). */
+  kept?: boolean;
 }
 
 export class ValueMemo {
@@ -109,4 +113,34 @@ export class ValueMemo {
   get size(): number {
     return this.young.size + this.old.size;
   }
+}
+
+/**
+ * A copy of s that shares no memory with a string it may have been cut from: V8 makes a slice of 13 or
+ * more characters a view of its parent, which stays alive as long as the slice does. Rare (a value is
+ * kept once), so the cost of the round trip does not matter.
+ */
+export function detached(s: string): string {
+  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
+}
+
+/** A record's features, worked out the first time they are needed. */
+export function featuresOfKnown(k: Known): number {
+  let f = k.features;
+  if (f < 0) f = k.features = featuresOf(k.value);
+  return f;
+}
+
+/** Whether condition number `cond` is known not to match the value. */
+export function isClean(k: Known, cond: number): boolean {
+  const c = k.clean;
+  return c !== undefined && ((c[cond >>> 4] ?? 0) & (1 << (cond & 15))) !== 0;
+}
+
+export function markClean(k: Known, cond: number): void {
+  // 16 bits a word keeps every word a small integer (no heap numbers); the array grows as needed
+  const c = (k.clean ??= []);
+  const w = cond >>> 4;
+  while (c.length <= w) c.push(0);
+  c[w]! |= 1 << (cond & 15);
 }

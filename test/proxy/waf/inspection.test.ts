@@ -1,11 +1,13 @@
 import test from "ava";
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 import { DEFAULT_SETTINGS, WafEngine } from "../../../proxy/waf/engine.js";
-import { featuresOfKnown, GateSet, Inspection } from "../../../proxy/waf/inspection.js";
+import { GateSet, Inspection } from "../../../proxy/waf/inspection.js";
 import { F_UPPER, featuresOf } from "../../../proxy/waf/prefilter/features.js";
 import { parseRequest } from "../../../proxy/waf/request/parse.js";
 import { parseRuleFile } from "../../../proxy/waf/rule-file.js";
 import { COLLECTION_INDEX } from "../../../proxy/waf/types.js";
-import { MEMO_VALUE_CHARS } from "../../../proxy/waf/value-memo.js";
+import { featuresOfKnown, MEMO_VALUE_CHARS } from "../../../proxy/waf/value-memo.js";
 import { req } from "./request/helpers.js";
 
 /** One condition per transformation chain, in this order. */
@@ -171,4 +173,26 @@ rules:
     [0, 1, 2].map((g) => insp.hit(g)),
     [false, false, true],
   );
+});
+
+test("a value kept for later requests does not keep alive the body it was cut from", (t) => {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const gates = new GateSet([]);
+  const kept: string[] = [];
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 40; i++) {
+    // a 1 MiB body, and a 20-character value cut from it seen in two requests (so it is kept)
+    const body = `${"x".repeat(1 << 20)}recurring-value-${String(i).padStart(4, "0")}`;
+    const value = body.slice(body.length - 20);
+    new Inspection(parseRequest(req({ uri: "/" })), gates).state(value);
+    kept.push(new Inspection(parseRequest(req({ uri: "/" })), gates).state(value).value);
+  }
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  t.is(gates.memo.size, 40);
+  t.true(kept.every((v, i) => v === `recurring-value-${String(i).padStart(4, "0")}`));
+  // 40 bodies would be 40 MiB
+  t.true(grown < 8 * (1 << 20), `${grown} bytes`);
 });

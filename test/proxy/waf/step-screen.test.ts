@@ -1,6 +1,7 @@
 import test from "ava";
 import { DEFAULT_SETTINGS, WafEngine } from "../../../proxy/waf/engine.js";
-import { GateSet, Inspection, markClean } from "../../../proxy/waf/inspection.js";
+import { GateSet, Inspection } from "../../../proxy/waf/inspection.js";
+import { markClean } from "../../../proxy/waf/value-memo.js";
 import { parseRequest } from "../../../proxy/waf/request/parse.js";
 import { parseRuleFile } from "../../../proxy/waf/rule-file.js";
 import { buildScreen, couldMatch } from "../../../proxy/waf/step-screen.js";
