@@ -7,7 +7,7 @@
  * Containers deeper than limits.depth are checked for syntax but not emitted.
  */
 import type { Collector } from "./collector.js";
-import { childName } from "./name-cache.js";
+import { rootName, type NameNode } from "./name-cache.js";
 import { hexValue, isWs, utf8Bytes } from "./text.js";
 
 const LITERALS = ["true", "false", "null"] as const;
@@ -43,10 +43,12 @@ class JsonTokenizer {
   /** Open containers, innermost last: kinds[0, depth) (a byte each, since 128 KiB of "[" is a legal depth to reach). */
   private kinds = new Uint8Array(16);
   private depth = 0;
-  /** Name and array index of each open container within the depth limit (indexed by depth - 1). */
-  private readonly prefixes: string[] = [];
+  /** Name node of each open container within the depth limit (indexed by depth - 1). */
+  private readonly nodes: NameNode[] = [];
+  /** By open container within the depth limit: the array index, or the position of the object's key. */
   private readonly counters: number[] = [];
-  private key = "";
+  /** The name of the value after the object key just read. */
+  private keyNode: NameNode | undefined;
   private full = false;
 
   constructor(
@@ -83,9 +85,8 @@ class JsonTokenizer {
           continue;
         case St.Key: {
           if (ch !== 0x22) return this.unexpected("expected a key");
-          const k = this.readString();
-          if (k instanceof JsonError) return k;
-          this.key = k;
+          const err = this.readKey();
+          if (err !== undefined) return err;
           this.skipWs();
           if (this.i >= this.n) return new JsonError("json: unexpected end of input", true);
           if (s.charCodeAt(this.i) !== 0x3a) return this.unexpected('expected ":"');
@@ -145,17 +146,47 @@ class JsonTokenizer {
   }
 
   /** Name of the value about to be read, from its container (only asked within the depth limit). */
-  private currentName(): string {
+  private currentName(): NameNode {
     const d = this.depth;
-    if (d === 0) return "json";
-    const prefix = this.prefixes[d - 1]!;
-    return childName(prefix, this.kinds[d - 1] === OBJ ? this.key : this.counters[d - 1]!);
+    if (d === 0) return rootName();
+    return this.kinds[d - 1] === OBJ ? this.keyNode! : this.nodes[d - 1]!.indexChild(this.counters[d - 1]!);
+  }
+
+  /**
+   * An object key, starting at its opening quote: sets keyNode when values at this depth are named. The key
+   * the object had at this position before is compared with the input in place first (name-cache.ts).
+   */
+  private readKey(): JsonError | undefined {
+    const d = this.depth;
+    if (this.full || d > this.c.maxDepth) {
+      const k = this.readString();
+      return k instanceof JsonError ? k : undefined;
+    }
+    const parent = this.nodes[d - 1]!;
+    const position = this.counters[d - 1]!++;
+    const expected = parent.expectedKey(position);
+    if (expected !== undefined) {
+      const k = expected.plainKey!;
+      const at = this.i + 1;
+      const end = at + k.length;
+      if (this.s.charCodeAt(end) === 0x22 && this.s.startsWith(k, at)) {
+        this.i = end + 1;
+        this.keyNode = expected;
+        return undefined;
+      }
+    }
+    const start = this.i;
+    const k = this.readString();
+    if (k instanceof JsonError) return k;
+    // escapes always shorten a string: a key spanning its own length and two quotes had none
+    this.keyNode = parent.keyChild(k, this.i - start === k.length + 2, position);
+    return undefined;
   }
 
   private openContainer(kind: number): void {
     const d = this.depth;
     if (d < this.c.maxDepth) {
-      this.prefixes[d] = this.full ? "" : this.currentName();
+      this.nodes[d] = this.full ? rootName() : this.currentName();
       this.counters[d] = 0;
     } else {
       this.c.exceed("depth");
@@ -171,12 +202,12 @@ class JsonTokenizer {
 
   private closeContainer(empty: boolean): void {
     const d = this.depth;
-    if (empty && this.emitting()) this.emit(this.prefixes[d - 1]!, "");
+    if (empty && this.emitting()) this.emit(this.nodes[d - 1]!.name, "");
     this.depth = d - 1;
   }
 
   private leaf(value: string): void {
-    if (this.emitting()) this.emit(this.currentName(), value);
+    if (this.emitting()) this.emit(this.currentName().name, value);
   }
 
   private emit(name: string, value: string): void {

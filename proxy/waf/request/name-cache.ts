@@ -1,38 +1,83 @@
 /**
- * Names of JSON leaves ("json.items.0.sku") as the same string objects from
- * one request to the next. The engine looks every name up in its memory of
- * values (value-memo.ts); a name built afresh each time has to be joined,
- * hashed and compared character by character there, the same string object
- * is found by its cached hash and one pointer comparison. Bounded: at most
- * MAX_NAMES names and MAX_CHARS characters, then it starts over (a flood of
- * distinct keys costs a rebuild, never memory).
+ * Names of JSON leaves ("json.items.0.sku") as a tree of nodes kept from one
+ * request to the next, so a name is the same string object every time. The
+ * engine looks every name up in its memory of values (value-memo.ts); a
+ * name built afresh each time has to be joined, hashed and compared
+ * character by character there, the same string object is found by its
+ * cached hash and one pointer comparison.
+ *
+ * The tree also lets the JSON tokenizer skip reading keys: an API's bodies
+ * list an object's keys in the same order every time, so the key met first
+ * at a position of an object is expected there again (expectedKey), and the
+ * tokenizer compares it with the input in place instead of cutting the key
+ * out, hashing it and looking it up.
+ *
+ * Bounded: at most MAX_NAMES names and MAX_CHARS characters, then the tree
+ * starts over (a flood of distinct keys costs a rebuild, never memory).
  */
 const MAX_NAMES = 8192;
 const MAX_CHARS = 1 << 20;
 
-/** Children by parent name: object keys and array indexes. */
-const children = new Map<string, Map<string | number, string>>();
+export class NameNode {
+  private byKey: Map<string, NameNode> | undefined;
+  private byIndex: NameNode[] | undefined;
+  /** Children by the position their key had in the object when first met. */
+  private order: NameNode[] | undefined;
+
+  constructor(
+    readonly name: string,
+    /** The key this node is reached by, when it can be compared with the input as it is (no escapes); else undefined. */
+    readonly plainKey: string | undefined,
+  ) {}
+
+  /** The child for an object key (plain: the key was read without escapes); `position` is the key's place in its object. */
+  keyChild(key: string, plain: boolean, position: number): NameNode {
+    const map = (this.byKey ??= new Map());
+    let node = map.get(key);
+    if (node === undefined) {
+      node = grow(`${this.name}.${key}`, plain ? key : undefined);
+      map.set(key, node);
+    }
+    const order = (this.order ??= []);
+    if (position === order.length && node.plainKey !== undefined) order.push(node);
+    return node;
+  }
+
+  /** The child for an array index. */
+  indexChild(i: number): NameNode {
+    const list = (this.byIndex ??= []);
+    let node = list[i];
+    if (node === undefined) {
+      node = grow(`${this.name}.${i}`, undefined);
+      // indexes come in order; a gap (a limit cut the array short before) is filled as it is met
+      if (i <= list.length) list[i] = node;
+    }
+    return node;
+  }
+
+  /** The child whose key came at this position when the object was first met (compare its plainKey with the input). */
+  expectedKey(position: number): NameNode | undefined {
+    return this.order?.[position];
+  }
+}
+
+let root = new NameNode("json", undefined);
 let names = 0;
 let chars = 0;
 
-/** parent + "." + key, as the string returned for the same parent and key before (while it is kept). */
-export function childName(parent: string, key: string | number): string {
-  let kids = children.get(parent);
-  if (kids === undefined) {
-    if (names >= MAX_NAMES || chars >= MAX_CHARS) {
-      children.clear();
-      names = 0;
-      chars = 0;
-    }
-    kids = new Map();
-    children.set(parent, kids);
+/** The node of a JSON document's root ("json"). */
+export function rootName(): NameNode {
+  return root;
+}
+
+function grow(name: string, plainKey: string | undefined): NameNode {
+  if (names >= MAX_NAMES || chars >= MAX_CHARS) {
+    // start over: nodes handed out before stay valid for the parse holding them, only no longer shared
+    root = new NameNode("json", undefined);
+    names = 0;
+    chars = 0;
   }
-  let name = kids.get(key);
-  if (name === undefined) {
-    name = `${parent}.${key}`;
-    kids.set(key, name);
-    names++;
-    chars += name.length;
-  }
-  return name;
+  names++;
+  chars += name.length;
+  return new NameNode(name, plainKey);
 }
