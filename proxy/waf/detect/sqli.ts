@@ -61,7 +61,7 @@ PROSE[0x20] = PROSE[0x2c] = PROSE[0x2d] = 3;
  * tokenizer would read only w, n, "," and o from such a value, and no rule
  * matches a fingerprint made of those (a test checks every one up to the
  * token limit); there is no quote to break out of either. A number run into a
- * word ("1union") is left to the tokenizer, which splits it.
+ * word ("4B", "1union") is split as the tokenizer splits it, and the word checked.
  */
 export function isProse(s: string): boolean {
   const n = s.length;
@@ -83,14 +83,26 @@ export function isProse(s: string): boolean {
       e++;
     }
     if (k === DIGIT_CH) {
-      // digits only: a number; digits then letters are not split here
-      for (let j = i + 1; j < e; j++) if (PROSE[s.charCodeAt(j)] !== DIGIT_CH) return false;
-    } else if (e - i <= MAX_KEYWORD && mayBeKnown(e - i, c, s.charCodeAt(i + 1)) && lookupWord(s.slice(i, e).toLowerCase()) !== undefined) {
+      // a number; letters run into it ("4B", "10kg") are a word of their own to the tokenizer, known or not
+      // like any other; what the tokenizer might read as more of the number (0x.., 0b.., an exponent) is left to it
+      let d = i + 1;
+      while (d < e && PROSE[s.charCodeAt(d)] === DIGIT_CH) d++;
+      if (d < e) {
+        const l = s.charCodeAt(d) | 0x20;
+        if (l === 0x65 || ((l === 0x78 || l === 0x62) && d === i + 1 && c === 0x30) || knownWord(s, d, e)) return false;
+      }
+    } else if (knownWord(s, i, e)) {
       return false;
     }
     i = e;
   }
   return true;
+}
+
+/** Whether s[from, to) is a word SQL knows (a keyword, function or operator word). */
+function knownWord(s: string, from: number, to: number): boolean {
+  const n = to - from;
+  return n <= MAX_KEYWORD && mayBeKnown(n, s.charCodeAt(from), s.charCodeAt(from + 1)) && lookupWord(s.slice(from, to).toLowerCase()) !== undefined;
 }
 
 const QUOTES: readonly (readonly [string, number, SqliMatch["context"]])[] = [
