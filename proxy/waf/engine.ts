@@ -342,7 +342,7 @@ function runGated(c: CompiledCondition, cond: number, insp: Inspection, excludes
     const set = insp.setOf(sel.index);
     if (args === undefined || args.length === 0 || set < 0) continue;
     const states = insp.column(sel.index, args);
-    const idxs = insp.triggering(sel.index, set, args, gate);
+    const idxs = insp.triggering(sel.index, args, gate);
     if (idxs === undefined) {
       // a small collection: its values are looked through (no index, nothing allocated)
       for (let i = 0; i < states.length; i++) {

@@ -230,17 +230,41 @@ export class Inspection {
     const epoch = this.epoch;
     const stamp = g.stamp;
     const cols = this.req.collections;
+    const indexes = (this.indexes ??= new Array<ReadonlyMap<number, readonly number[]> | undefined>(COLLECTIONS.length));
     for (let n = 0; n < COLLECTIONS.length; n++) {
       const set = g.setOf[n]!;
       if (set < 0) continue;
       const args = cols.at(n);
       if (args === undefined || args.length === 0) continue;
       const states = this.column(n, args);
+      const large = args.length > SMALL_COLLECTION;
+      // the same values under the same gates (args and body_args without a query) are marked already
+      const twin = large ? this.markedTwin(n, states, set) : -1;
+      if (twin >= 0) {
+        indexes[n] = indexes[twin];
+        continue;
+      }
+      // a large collection's index (see triggering) is made in the same pass: most values trigger nothing,
+      // so it costs a Map only when some value does
+      let index: Map<number, number[]> | undefined;
       for (let i = 0; i < states.length; i++) {
         const gs = this.gatesIn(states[i]!, set);
-        for (let k = 0; k < gs.length; k++) stamp[gs[k]!] = epoch;
+        for (let k = 0; k < gs.length; k++) {
+          stamp[gs[k]!] = epoch;
+          if (!large) continue;
+          const list = (index ??= new Map()).get(gs[k]!);
+          if (list === undefined) index.set(gs[k]!, [i]);
+          else list.push(i);
+        }
       }
+      if (large) indexes[n] = index ?? NO_INDEX;
     }
+  }
+
+  /** A collection before n with the same column and gate set, whose marks and index n can share (-1 when none). */
+  private markedTwin(n: number, states: readonly Known[], set: number): number {
+    for (let m = 0; m < n; m++) if (this.columns[m] === states && this.gates.setOf[m] === set && this.indexes?.[m] !== undefined) return m;
+    return -1;
   }
 
   /** After gateHits: whether some value triggered `gate`. */
@@ -264,25 +288,11 @@ export class Inspection {
    * values: headers, a query), which the caller looks through with
    * `triggers` instead of having an index built.
    */
-  triggering(n: number, set: number, args: readonly Arg[], gate: number): readonly number[] | undefined {
+  triggering(n: number, args: readonly Arg[], gate: number): readonly number[] | undefined {
     if (args.length <= SMALL_COLLECTION) return undefined;
-    const indexes = (this.indexes ??= new Array<ReadonlyMap<number, readonly number[]> | undefined>(COLLECTIONS.length));
-    let idx = indexes[n];
-    if (idx === undefined) {
-      const states = this.column(n, args);
-      // most collections trigger nothing: they share one empty index instead of a new Map each
-      let m: Map<number, number[]> | undefined;
-      for (let i = 0; i < states.length; i++) {
-        const gs = this.gatesIn(states[i]!, set);
-        for (let k = 0; k < gs.length; k++) {
-          const list = (m ??= new Map()).get(gs[k]!);
-          if (list === undefined) m.set(gs[k]!, [i]);
-          else list.push(i);
-        }
-      }
-      indexes[n] = idx = m ?? NO_INDEX;
-    }
-    return idx.get(gate) ?? NO_GATES;
+    // gateHits makes the indexes of all large collections (a rule asks only after it ran)
+    if (this.indexes?.[n] === undefined) this.gateHits();
+    return this.indexes![n]?.get(gate) ?? NO_GATES;
   }
 
   /** The gates of one chain set that a value triggers. */

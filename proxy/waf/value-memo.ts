@@ -65,6 +65,8 @@ export class ValueMemo {
   get(v: string): Known | undefined {
     const k = this.young.get(v);
     if (k !== undefined) return k;
+    // until the young generation first fills there is no old one: a miss is one lookup, not two
+    if (this.old.size === 0) return undefined;
     const o = this.old.get(v);
     if (o !== undefined) this.set(v, o);
     return o;
