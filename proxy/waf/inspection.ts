@@ -12,7 +12,7 @@
  * address) costs one feature pass and one scan for all rules together.
  */
 import type { CompiledCondition } from "./compile.js";
-import { featuresOf, F_UPPER } from "./prefilter/features.js";
+import { featuresOf, F_HIGH, F_UPPER } from "./prefilter/features.js";
 import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
 import { ValueScanner } from "./prefilter/value-scan.js";
 import { lowercase } from "./transforms/text.js";
@@ -189,7 +189,9 @@ export class Inspection {
     if (hit === F_UPPER && c.lowersOnly) {
       let low = k.lower;
       if (low === undefined) {
-        k.lower = low = lowercase(k.value);
+        // without units 0x80-0xFF (F_HIGH) there are no Latin-1 capitals for lowercase to keep: plain toLowerCase
+        // gives the same string without lowercase's two regular expressions
+        k.lower = low = (featuresOfKnown(k) & F_HIGH) === 0 ? k.value.toLowerCase() : lowercase(k.value);
         this.gates.memo.charge(low.length);
       }
       return low;

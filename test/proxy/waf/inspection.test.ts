@@ -59,6 +59,10 @@ test("chains that only lower a value share one lowered copy; others transform it
   t.is(insp.transformed(lower, p), "a%42c");
   t.is(insp.transformed(decodeLower, p), "abc");
   t.is(insp.transformed(decodeOnly, p), "ABc");
+  // the shared copy lowers as lowercase does: Latin-1 capitals (UTF-8 lead bytes) stay, units above 0xFF are lowered
+  for (const [v, want] of [["CAF\u00c3\u00a9", "caf\u00c3\u00a9"], ["K\u212a\u0130X", "kk\u0069\u0307x"], ["Plain Words", "plain words"]]) {
+    t.is(insp.transformed(lower, insp.state(v!)), want, JSON.stringify(v));
+  }
 });
 
 test("a short value is scanned when first met; a long one's features are worked out only when a chain or gate needs them", (t) => {
