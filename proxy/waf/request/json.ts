@@ -167,12 +167,18 @@ class JsonTokenizer {
     const expected = parent.expectedKey(position);
     if (expected !== undefined) {
       const k = expected.plainKey!;
+      const s = this.s;
       const at = this.i + 1;
       const end = at + k.length;
-      if (this.s.charCodeAt(end) === 0x22 && this.s.startsWith(k, at)) {
-        this.i = end + 1;
-        this.keyNode = expected;
-        return undefined;
+      if (s.charCodeAt(end) === 0x22) {
+        // a loop, not startsWith: keys are short and the builtin's call costs more than the comparison
+        let j = 0;
+        while (j < k.length && s.charCodeAt(at + j) === k.charCodeAt(j)) j++;
+        if (j === k.length) {
+          this.i = end + 1;
+          this.keyNode = expected;
+          return undefined;
+        }
       }
     }
     const start = this.i;
