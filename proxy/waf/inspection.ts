@@ -141,14 +141,12 @@ export class Inspection {
     const memo = g.memo;
     const held = memo.get(v);
     if (held !== undefined) return held;
-    const found = g.found;
-    found.length = 0;
-    const features = g.scanner.scan(v, found, g.seen);
+    const features = g.scanner.scan(v);
     // every field from the start: one object shape for all records, no property store grown later
     const kept = memo.admit(g.scanner.hash, this.epoch);
     // a kept value outlives its request: a copy, or a value cut from a body would keep the whole body alive
     const value = kept ? detached(v) : v;
-    const k: Known = { value, features, forms: undefined, lower: undefined, raw: found.length === 0 ? NO_GATES : found.slice(), byChain: undefined, bySet: undefined, clean: undefined, kept };
+    const k: Known = { value, features, forms: undefined, lower: undefined, raw: g.scanner.hits, byChain: undefined, bySet: undefined, clean: undefined, kept };
     if (kept) memo.set(value, k);
     return k;
   }
@@ -232,7 +230,6 @@ export class Inspection {
     const epoch = this.epoch;
     const stamp = g.stamp;
     const cols = this.req.collections;
-    const indexes = (this.indexes ??= new Array<ReadonlyMap<number, readonly number[]> | undefined>(COLLECTIONS.length));
     for (let n = 0; n < COLLECTIONS.length; n++) {
       const set = g.setOf[n]!;
       if (set < 0) continue;
@@ -243,7 +240,7 @@ export class Inspection {
       // the same values under the same gates (args and body_args without a query) are marked already
       const twin = large ? this.markedTwin(n, states, set) : -1;
       if (twin >= 0) {
-        indexes[n] = indexes[twin];
+        this.indexes![n] = this.indexes![twin];
         continue;
       }
       // a large collection's index (see triggering) is made in the same pass: most values trigger nothing,
@@ -259,7 +256,8 @@ export class Inspection {
           else list.push(i);
         }
       }
-      if (large) indexes[n] = index ?? NO_INDEX;
+      // only a request with a large collection (a JSON body, a long query) gets the array of indexes
+      if (large) (this.indexes ??= new Array<ReadonlyMap<number, readonly number[]> | undefined>(COLLECTIONS.length))[n] = index ?? NO_INDEX;
     }
   }
 

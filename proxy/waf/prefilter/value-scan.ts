@@ -13,27 +13,33 @@ import type { DfaTables, TriggerMatcher } from "./trigger-matcher.js";
 const FNV_PRIME = 16777619;
 const FNV_OFFSET = 0x811c9dc5;
 
+const NO_HITS: readonly number[] = [];
+
 export class ValueScanner {
   private readonly dfa: DfaTables;
   /** Hash of the value last scanned (FNV-1a over its length and every unit). */
   hash = 0;
+  /** Slots found in the value last scanned, once each: a new array, or a shared empty one when none (most values). */
+  hits: readonly number[] = NO_HITS;
 
-  constructor(private readonly matcher: TriggerMatcher) {
+  constructor(
+    private readonly matcher: TriggerMatcher,
+    /** Scratch of size matcher.slots, all 0 between scans. */
+    private readonly seen: Uint8Array = new Uint8Array(matcher.slots),
+  ) {
     this.dfa = matcher.tables;
   }
 
-  /**
-   * Pushes onto out every slot whose literal occurs in s, once each (as
-   * TriggerMatcher.slotsIn; seen: scratch of size slots, all 0 before and
-   * after), sets `hash`, and returns featuresOf(s).
-   */
-  scan(s: string, out: number[], seen: Uint8Array): number {
+  /** Sets `hits` (the slots whose literals occur in s, as TriggerMatcher.slotsIn finds them) and `hash`, and returns featuresOf(s). */
+  scan(s: string): number {
     const { delta, classOf, width, firstAccepting } = this.dfa;
-    const start = out.length;
+    const seen = this.seen;
     const n = s.length;
     let f = edgeFeatures(s);
     let h = Math.imul(FNV_OFFSET ^ n, FNV_PRIME);
     let st = 0;
+    // an array only for a value with hits: resetting a shared one (length = 0) is a runtime call per value
+    let out: number[] | undefined;
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
       h = Math.imul(h ^ c, FNV_PRIME);
@@ -47,10 +53,11 @@ export class ValueScanner {
         cls = classOf[c]!;
       }
       st = delta[st * width + cls]!;
-      if (st >= firstAccepting) this.matcher.found(st, out, seen);
+      if (st >= firstAccepting) this.matcher.found(st, (out ??= []), seen);
     }
-    for (let k = start; k < out.length; k++) seen[out[k]!] = 0;
+    if (out !== undefined) for (let k = 0; k < out.length; k++) seen[out[k]!] = 0;
     this.hash = h;
+    this.hits = out ?? NO_HITS;
     return f;
   }
 }
