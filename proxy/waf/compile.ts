@@ -4,7 +4,7 @@
  * distinct chain, so a request transforms each value once per chain), the
  * operator compiled.
  */
-import { compileOperator, type Operator, type OperatorKey } from "./operators.js";
+import { compileOperator, OPERATOR_NEEDS, type Operator, type OperatorKey } from "./operators.js";
 import { requiredLiterals } from "./prefilter/literals.js";
 import { RuleCompileError } from "./errors.js";
 import { operatorOf, SEVERITY_SCORES, type ConditionSpec, type RuleSpec, type Severity } from "./rule-spec.js";
@@ -30,6 +30,8 @@ export interface CompiledCondition {
   readonly multiMatch: boolean;
   readonly negate: boolean;
   readonly op: Operator;
+  /** Features one of which the operator's input must have to match (OPERATOR_NEEDS; 0: no such condition). */
+  readonly opNeeds: number;
   /** Operator name and argument, for listings ("rx", "sqli" ...). */
   readonly opName: string;
   /** Strings one of which every matching value contains (case-insensitive): the engine's prefilter. */
@@ -98,7 +100,7 @@ function compileCondition(c: ConditionSpec, path: readonly (string | number)[], 
   // negated and multi_match conditions can match without the literal in the final value: no prefilter
   const literals = c.negate || c.multi_match ? undefined : literalsOf(key, c[key]);
   const lowersOnly = names.includes("lowercase") && names.every((t) => t === "lowercase" || (CHANGES_ON[t as TransformName] & F_UPPER) === 0);
-  return { targets, transforms, chainId: chainIdOf(names), changesOn, stepChangesOn: Int32Array.from(steps), lowersOnly, multiMatch: c.multi_match, negate: c.negate, op, opName: key, literals };
+  return { targets, transforms, chainId: chainIdOf(names), changesOn, stepChangesOn: Int32Array.from(steps), lowersOnly, multiMatch: c.multi_match, negate: c.negate, op, opNeeds: OPERATOR_NEEDS[key] ?? 0, opName: key, literals };
 }
 
 function literalsOf(key: OperatorKey, arg: unknown): readonly string[] | undefined {

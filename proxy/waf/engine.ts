@@ -9,7 +9,7 @@
 import type { CompiledCondition, CompiledRule } from "./compile.js";
 import { Exclusions, type ExclusionSpec, type ModeOverride, type Plan, type WafMode } from "./exclusions.js";
 import { GateSet, Inspection } from "./inspection.js";
-import { isClean, markClean, type Known } from "./value-memo.js";
+import { featuresOfKnown, isClean, markClean, type Known } from "./value-memo.js";
 import { parseRequest, type Derived } from "./request/parse.js";
 import { allClean, buildScreen, couldMatch, type Screen } from "./step-screen.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
@@ -379,7 +379,10 @@ function test(c: CompiledCondition, cond: number, st: Known, insp: Inspection): 
   let m: string | undefined;
   if (c.multiMatch) m = testMulti(c, st.value);
   else {
-    m = c.op(insp.transformed(c, st));
+    const input = insp.transformed(c, st);
+    // an operator that needs some syntax (opNeeds) is not called on a value without it; the record's features
+    // answer for the value and for its lowered copy (lowering adds none of those features)
+    m = c.opNeeds !== 0 && (input === st.value || input === st.lower) && (featuresOfKnown(st) & c.opNeeds) === 0 ? undefined : c.op(input);
     if (c.negate) m = m === undefined ? st.value : undefined;
   }
   // the callers have passed over values known clean (knownClean), before their name checks; a count (cond -1) is not

@@ -8,6 +8,7 @@ import { detectSqli } from "./detect/sqli.js";
 import { detectXss } from "./detect/xss.js";
 import { PhraseMatcher } from "./phrase.js";
 import { compileSafeRegex } from "./regex-safety.js";
+import { F_COMMENT, F_HIGH, F_PUNCT, F_SPACE } from "./prefilter/features.js";
 import { hexValue } from "./transforms/support.js";
 
 export type Operator = (value: string) => string | undefined;
@@ -33,6 +34,18 @@ export const OPERATOR_KEYS = [
   "xss",
 ] as const;
 export type OperatorKey = (typeof OPERATOR_KEYS)[number];
+
+/**
+ * Value features (prefilter/features.ts) one of which an operator's input must have for it to match: the
+ * engine passes over a value without any of them, without calling the operator. The SQL detector finds
+ * nothing in a value that is inert to it (detect/sqli.ts, isInert: letters, digits, `_ . : /`, single
+ * dashes, units above 0x7F but 0xA0), nor the XSS detector in one without `<`, `=`, `:` or `&`. A test holds
+ * the detectors to this.
+ */
+export const OPERATOR_NEEDS: Readonly<Partial<Record<OperatorKey, number>>> = {
+  sqli: F_PUNCT | F_SPACE | F_COMMENT | F_HIGH,
+  xss: F_PUNCT,
+};
 
 /** Compiles operator `key` with its rule-file argument; throws Error(reason) when the argument is unusable. */
 export function compileOperator(key: OperatorKey, arg: unknown): Operator {

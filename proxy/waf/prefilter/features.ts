@@ -48,6 +48,11 @@ export const F_COMMENT = 1 << 17;
 export const F_ZERO = 1 << 18;
 /** Set on every value: for transformations that change nearly everything (length, base64). */
 export const F_ALWAYS = 1 << 19;
+/**
+ * An ASCII unit that is not a letter, a digit, a space or one of `_ . / -`: the syntax the SQL and XSS
+ * detectors need (operators.ts, OPERATOR_NEEDS). No transformation declares it: it only gates operators.
+ */
+export const F_PUNCT = 1 << 20;
 
 const SPACE = 0x20;
 const SLASH = 0x2f;
@@ -78,6 +83,8 @@ const CONTEXT = new Uint8Array(256);
   UNIT[0x23] = F_COMMENT;
   UNIT[0x30] = F_ZERO;
   for (const c of [SPACE, SLASH, DOT, DASH, STAR]) CONTEXT[c] = 1;
+  const plain = /[A-Za-z0-9 _./-]/;
+  for (let c = 0; c < 0x80; c++) if (!plain.test(String.fromCharCode(c))) UNIT[c]! |= F_PUNCT;
 }
 
 
