@@ -124,6 +124,11 @@ export class RemoteKeySource implements KeySource {
     return this.inFlight ?? this.fetch("background");
   }
 
+  /** The fetch in flight, if any, without starting one: what a caller waits on when a request may have started a refresh. */
+  settled(): Promise<void> {
+    return this.inFlight ?? Promise.resolve();
+  }
+
   private fetch(cause: "background" | "request"): Promise<void> {
     this.fetches[cause]++;
     this.lastAttemptMs = this.opts.clock().getTime();

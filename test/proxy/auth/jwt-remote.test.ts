@@ -1,7 +1,9 @@
 /**
  * Remote JWKS: a real HTTP server on 127.0.0.1 counting fetches, a fake
  * clock for every cache and rate-limit decision. Waiting is only ever for
- * the fetch itself (refreshKeys joins the one in flight).
+ * the fetch itself: settled() waits for the one a request started (never
+ * starting another, which refreshKeys would do if that one had already
+ * finished on a fast loopback).
  */
 import test from "ava";
 import type { ExecutionContext } from "ava";
@@ -60,7 +62,7 @@ test("background refresh picks up a new key without any request-path fetch", asy
   s.server.body = jwks(keys().ec, keys().ec2);
   s.clock.advance(8 * MIN);
   await run(s, await sign(keys().ec, claims(s.clock)));
-  await s.provider.refreshKeys();
+  await remote(s).settled();
   t.is(s.server.fetches, 2);
   t.is(summary(await run(s, await sign(keys().ec2, claims(s.clock)))), OK);
   t.is(s.server.fetches, 2);
@@ -113,7 +115,7 @@ test("a failing refresh keeps the last good key set, and is retried no sooner th
     s.clock.advance(9 * MIN);
     const before = s.server.fetches;
     await run(s, token);
-    await s.provider.refreshKeys();
+    await remote(s).settled();
     t.is(s.server.fetches, before + 1, expected);
     t.true(remote(s).lastError?.includes(expected), `${expected}: ${remote(s).lastError}`);
     t.is(summary(await run(s, await sign(keys().ec, claims(s.clock)))), OK, "old keys still verify");
@@ -126,7 +128,7 @@ test("a failing refresh keeps the last good key set, and is retried no sooner th
   s.server.raw = undefined;
   s.clock.advance(30_000);
   await run(s, token);
-  await s.provider.refreshKeys();
+  await remote(s).settled();
   t.is(remote(s).lastError, undefined);
 });
 
@@ -136,7 +138,7 @@ test("a fetch that hangs is cut at jwks_fetch_timeout and the old keys stay", as
   s.clock.advance(9 * MIN);
   const started = Date.now();
   await run(s, await sign(keys().ec, claims(s.clock)));
-  await s.provider.refreshKeys();
+  await remote(s).settled();
   t.true(Date.now() - started < 3000);
   t.truthy(remote(s).lastError);
   t.is(summary(await run(s, await sign(keys().ec, claims(s.clock)))), OK);
@@ -153,7 +155,7 @@ test("when the issuer removes a key, tokens cached under it stop working after t
   s.server.body = jwks(keys().ec);
   s.clock.advance(8 * MIN);
   await run(s, token); // still a hit, which starts the refresh
-  await s.provider.refreshKeys();
+  await remote(s).settled();
   t.is(s.provider.cacheSize, 0, "key set changed: cache cleared");
   t.is(summary(await run(s, token)), "fail 401 jwt_unknown_kid");
 });
@@ -186,7 +188,7 @@ test("a shared secret published in the remote JWKS is never used", async (t) => 
   s.server.body = { keys: [keys().ec.jwk, { kty: "oct", kid: "hs", k: Buffer.alloc(32, 1).toString("base64url") }] };
   s.clock.advance(9 * MIN);
   await run(s, await sign(keys().ec, claims(s.clock)));
-  await s.provider.refreshKeys();
+  await remote(s).settled();
   t.is(s.server.fetches, 2);
   t.is(remote(s).lastError, undefined);
   t.deepEqual(remote(s).current(s.clock.ms)?.all.map((k) => k.kid), ["ec-1"]);
