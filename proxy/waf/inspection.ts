@@ -1,7 +1,7 @@
 /**
  * What the engine works out once per request and shares between rules: each
- * distinct value's features and transformed forms, and which rule gates
- * (required literals, prefilter/literals.ts) each value triggers.
+ * value's features and transformed forms, and which rule gates (required
+ * literals, prefilter/literals.ts) each value triggers.
  *
  * One Aho-Corasick automaton holds the literals of every gated rule,
  * whatever its transformations. A value is scanned once as it is; that scan
@@ -9,7 +9,8 @@
  * none of the chain's, up to ASCII case, which the automaton ignores). Only
  * the chains that do change the value transform it and scan the result, and
  * equal results share one scan. An ordinary value (a name, a number, an
- * address) costs one feature pass and one scan for all rules together.
+ * address) costs one pass (features, automaton and memory hash together,
+ * prefilter/value-scan.ts) for all rules together.
  */
 import type { CompiledCondition } from "./compile.js";
 import { featuresOf, F_HIGH, F_UPPER } from "./prefilter/features.js";
