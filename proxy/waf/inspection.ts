@@ -137,18 +137,16 @@ export class Inspection {
    * which costs less than a per-request map of every value.
    */
   state(v: string): Known {
-    if (v.length > MEMO_VALUE_CHARS) return { value: v, features: -1, forms: undefined, lower: undefined, raw: undefined, byChain: undefined, bySet: undefined, clean: undefined, kept: false };
+    if (v.length > MEMO_VALUE_CHARS) return record(v, -1, undefined, false);
     const g = this.gates;
     const memo = g.memo;
     const held = memo.get(v);
     if (held !== undefined) return held;
     const features = g.scanner.scan(v);
-    // every field from the start: one object shape for all records, no property store grown later
     const kept = memo.admit(g.scanner.hash, this.epoch);
     // a kept value outlives its request: a copy, or a value cut from a body would keep the whole body alive
-    const value = kept ? detached(v) : v;
-    const k: Known = { value, features, forms: undefined, lower: undefined, raw: g.scanner.hits, byChain: undefined, bySet: undefined, clean: undefined, kept };
-    if (kept) memo.set(value, k);
+    const k = record(kept ? detached(v) : v, features, g.scanner.hits, kept);
+    if (kept) memo.set(k.value, k);
     return k;
   }
 
@@ -366,6 +364,11 @@ export class Inspection {
     }
     return h;
   }
+}
+
+/** A new record; every field from the start: one object shape for all records, no property store grown later. */
+function record(value: string, features: number, raw: readonly number[] | undefined, kept: boolean): Known {
+  return { value, features, forms: undefined, lower: undefined, raw, byChain: undefined, bySet: undefined, clean: undefined, kept };
 }
 
 /** Values this long are first tested with their gate set's quick regex (shorter ones cost less to scan than to test). */
