@@ -49,8 +49,8 @@ export class NameNode {
     let node = list[i];
     if (node === undefined) {
       node = grow(`${this.name}.${i}`, undefined);
-      // indexes come in order; a gap (a limit cut the array short before) is filled as it is met
-      if (i <= list.length) list[i] = node;
+      // a tokenizer asks for an array's indexes in order from 0, so the list grows by one (never a hole)
+      if (i === list.length) list.push(node);
     }
     return node;
   }
