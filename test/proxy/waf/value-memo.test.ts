@@ -4,7 +4,7 @@ import { loadRules } from "../../../proxy/waf/rule-file.js";
 import { bundledRulesDir } from "../../../proxy/waf/settings.js";
 import type { WafInput } from "../../../proxy/waf/types.js";
 import { valueHash } from "../../../proxy/waf/prefilter/value-scan.js";
-import { DOORKEEPER_SLOTS, MEMO_ENTRIES, MEMO_VALUE_CHARS, ValueMemo, type Known } from "../../../proxy/waf/value-memo.js";
+import { DOORKEEPER_SLOTS, FILTER_BITS, filterBit, MEMO_ENTRIES, MEMO_VALUE_CHARS, ValueMemo, type Known } from "../../../proxy/waf/value-memo.js";
 
 const known = (features: number): Known => ({ value: "", features });
 
@@ -28,6 +28,29 @@ test("a flood of distinct values keeps at most two generations, and a value in u
   t.true(m.size <= 2 * MEMO_ENTRIES, String(m.size));
   t.is(m.get("v0"), undefined);
   t.is(m.get(`v${MEMO_ENTRIES * 5 - 1}`)?.features, 0);
+});
+
+test("the presence filter never hides a held value, in either generation, and forgets a dropped one", (t) => {
+  const m = new ValueMemo();
+  // values that differ only where the filter does not look (second unit) and values that differ only in their last
+  const values = [...Array.from({ length: 300 }, (_, i) => `a${i}z`), ...Array.from({ length: 300 }, (_, i) => `json.items.${i}.sku`), "", "x"];
+  values.forEach((v, i) => m.set(v, known(i)));
+  values.forEach((v, i) => t.is(m.get(v)?.features, i, JSON.stringify(v)));
+  // fill the young generation: the values above move to the old one and are still found (and promoted)
+  for (let i = 0; m.size < MEMO_ENTRIES + values.length; i++) m.set(`filler${i}`, known(-1));
+  t.is(m.get("a7z")?.features, 7);
+  t.is(m.get("json.items.299.sku")?.features, 599);
+  // two more fillings drop the generation holding the values never read again
+  for (let i = 0; i < MEMO_ENTRIES * 2; i++) m.set(`more${i}`, known(-1));
+  t.is(m.get("a8z"), undefined);
+  t.is(m.get("a7z"), undefined, "promoted once, then not read: dropped with its generation");
+});
+
+test("the filter's bits spread: distinct short values mostly take distinct bits", (t) => {
+  const bits = new Set<number>();
+  for (let i = 0; i < 1000; i++) bits.add(filterBit(`value-${i.toString(36)}`));
+  for (const b of bits) t.true(b >= 0 && b < FILTER_BITS);
+  t.true(bits.size > 900, String(bits.size));
 });
 
 /** Each sighting in a request of its own unless one is given. */
