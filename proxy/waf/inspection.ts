@@ -189,7 +189,8 @@ export class Inspection {
         // without units 0x80-0xFF (F_HIGH) there are no Latin-1 capitals for lowercase to keep: plain toLowerCase
         // gives the same string without lowercase's two regular expressions
         k.lower = low = (featuresOfKnown(k) & F_HIGH) === 0 ? k.value.toLowerCase() : lowercase(k.value);
-        this.gates.memo.charge(low.length);
+        // only a kept record's forms count against the memory's budget (a fresh value's go with its request)
+        if (k.kept === true) this.gates.memo.charge(low.length);
       }
       return low;
     }
@@ -212,7 +213,7 @@ export class Inspection {
         }
       }
       forms[c.chainId] = t;
-      if (t !== k.value) this.gates.memo.charge(t.length);
+      if (t !== k.value && k.kept === true) this.gates.memo.charge(t.length);
     }
     return t;
   }

@@ -200,3 +200,20 @@ test("a value kept for later requests does not keep alive the body it was cut fr
   // 40 bodies would be 40 MiB
   t.true(grown < 8 * (1 << 20), `${grown} bytes`);
 });
+
+test("only a kept value's forms count against the memory's budget: fresh values and their lowered copies go with their request", (t) => {
+  const gates = new GateSet([]);
+  const look = (v: string): void => {
+    const insp = new Inspection(parseRequest(req({ uri: "/" })), gates);
+    t.is(insp.transformed(lower, insp.state(v)), v.toLowerCase());
+  };
+  for (let i = 0; i < 50; i++) look(`FRESH VALUE ${i}`);
+  t.is(gates.memo.chars, 0);
+  t.is(gates.memo.size, 0);
+  // seen in a second request, a value is kept: it and its lowered copy are charged
+  look("AGAIN");
+  look("AGAIN");
+  t.is(gates.memo.size, 1);
+  look("AGAIN");
+  t.is(gates.memo.chars, "AGAIN".length * 2);
+});
