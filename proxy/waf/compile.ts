@@ -103,6 +103,12 @@ function compileCondition(c: ConditionSpec, path: readonly (string | number)[], 
   return { targets, transforms, chainId: chainIdOf(names), changesOn, stepChangesOn: Int32Array.from(steps), lowersOnly, multiMatch: c.multi_match, negate: c.negate, op, opNeeds: OPERATOR_NEEDS[key] ?? 0, opName: key, literals };
 }
 
+/** Whether the condition's chain gives a value with features f back as it is or only lowered (Inspection.transformed). */
+export function upToCase(c: CompiledCondition, f: number): boolean {
+  const hit = f & c.changesOn;
+  return hit === 0 || (hit === F_UPPER && c.lowersOnly);
+}
+
 function literalsOf(key: OperatorKey, arg: unknown): readonly string[] | undefined {
   switch (key) {
     case "rx":

@@ -5,7 +5,7 @@
  * is known clean, gated conditions that look only at the values holding one
  * of their literals. The first value that matches is the hit.
  */
-import type { CompiledCondition } from "./compile.js";
+import { upToCase, type CompiledCondition } from "./compile.js";
 import type { Inspection } from "./inspection.js";
 import { allClean, type Screen } from "./step-screen.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
@@ -115,10 +115,15 @@ function test(c: CompiledCondition, cond: number, st: Known, insp: Inspection): 
   let m: string | undefined;
   if (c.multiMatch) m = testMulti(c, st.value);
   else {
-    const input = insp.transformed(c, st);
     // an operator that needs some syntax (opNeeds) is not called on a value without it; the record's features
-    // answer for the value and for its lowered copy (lowering adds none of those features)
-    m = c.opNeeds !== 0 && (input === st.value || input === st.lower) && (featuresOfKnown(st) & c.opNeeds) === 0 ? undefined : c.op(input);
+    // answer for the value and for its lowered copy (lowering adds none of those features), so a value the
+    // chain would only lower is passed over before it is lowered
+    const f = c.opNeeds === 0 ? 0 : featuresOfKnown(st);
+    if (c.opNeeds !== 0 && (f & c.opNeeds) === 0 && upToCase(c, f)) m = undefined;
+    else {
+      const input = insp.transformed(c, st);
+      m = c.opNeeds !== 0 && (input === st.value || input === st.lower) && (f & c.opNeeds) === 0 ? undefined : c.op(input);
+    }
     if (c.negate) m = m === undefined ? st.value : undefined;
   }
   // the callers have passed over values known clean (knownClean), before their name checks; a count (cond -1) is not
