@@ -148,7 +148,7 @@ export class WafEngine {
     // string, negation and multi_match included), so each gets a clean bit. Ungated heads first: they run on
     // every value, so their clean bits sit in a value's first word.
     for (const c of [...all.filter((c) => c.literals === undefined), ...all.filter((c) => c.literals !== undefined)]) this.condOf.set(c, this.condOf.size);
-    this.gates = new GateSet(gated, remember);
+    this.gates = new GateSet(gated, remember, gated.map((r) => this.condOf.get(r)!));
     this.derived = { urlSites: all.some((c) => c.targets.include.some((sel) => sel.collection === "args_url_site")) };
   }
 

@@ -18,7 +18,7 @@ import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
 import { ValueScanner } from "./prefilter/value-scan.js";
 import { lowercase } from "./transforms/text.js";
 import { COLLECTION_INDEX, COLLECTIONS, type Arg, type Collection, type ParsedRequest } from "./types.js";
-import { detached, featuresOfKnown, MEMO_VALUE_CHARS, ValueMemo, type Known } from "./value-memo.js";
+import { detached, featuresOfKnown, isClean, MEMO_VALUE_CHARS, ValueMemo, type Known } from "./value-memo.js";
 
 /** The gated conditions of an engine, as one automaton (built once per engine). */
 export class GateSet {
@@ -53,10 +53,13 @@ export class GateSet {
   readonly stamp: Int32Array;
   /** Number of the current inspection (wraps within the positive numbers). */
   epoch = 0;
+  /** By gate: the number of its condition for the clean bits of values (value-memo.ts), -1 when not given. */
+  readonly condOf: Int32Array;
 
-  /** gates[i] is gate i's condition (it must have literals). */
-  constructor(gates: readonly CompiledCondition[], remember = true) {
+  /** gates[i] is gate i's condition (it must have literals), conds[i] its number for the clean bits. */
+  constructor(gates: readonly CompiledCondition[], remember = true, conds: readonly number[] = []) {
     this.memo = new ValueMemo(remember);
+    this.condOf = Int32Array.from(gates, (_, i) => conds[i] ?? -1);
     this.matcher = new TriggerMatcher(gates.map((g) => g.literals ?? []));
     this.scanner = new ValueScanner(this.matcher);
     this.chainOf = Int32Array.from(gates, (g) => g.chainId);
@@ -247,12 +250,17 @@ export class Inspection {
       // so it costs a Map only when some value does
       let index: Map<number, number[]> | undefined;
       for (let i = 0; i < states.length; i++) {
-        const gs = this.gatesIn(states[i]!, set);
+        const st = states[i]!;
+        const gs = this.gatesIn(st, set);
         for (let k = 0; k < gs.length; k++) {
-          stamp[gs[k]!] = epoch;
+          const gate = gs[k]!;
+          // a value known not to match the gate's condition does not wake it: a JSON body's field names
+          // ("items.0.sku" holds "0.", a literal of a command-injection gate) come back clean request after request
+          if (st.clean !== undefined && isClean(st, g.condOf[gate]!)) continue;
+          stamp[gate] = epoch;
           if (!large) continue;
-          const list = (index ??= new Map()).get(gs[k]!);
-          if (list === undefined) index.set(gs[k]!, [i]);
+          const list = (index ??= new Map()).get(gate);
+          if (list === undefined) index.set(gate, [i]);
           else list.push(i);
         }
       }

@@ -174,7 +174,7 @@ export function featuresOfKnown(k: Known): number {
 /** Whether condition number `cond` is known not to match the value. */
 export function isClean(k: Known, cond: number): boolean {
   const c = k.clean;
-  return c !== undefined && ((c[cond >>> 4] ?? 0) & (1 << (cond & 15))) !== 0;
+  return c !== undefined && cond >= 0 && ((c[cond >>> 4] ?? 0) & (1 << (cond & 15))) !== 0;
 }
 
 export function markClean(k: Known, cond: number): void {

@@ -7,7 +7,7 @@ import { F_UPPER, featuresOf } from "../../../proxy/waf/prefilter/features.js";
 import { parseRequest } from "../../../proxy/waf/request/parse.js";
 import { parseRuleFile } from "../../../proxy/waf/rule-file.js";
 import { COLLECTION_INDEX } from "../../../proxy/waf/types.js";
-import { featuresOfKnown, MEMO_VALUE_CHARS } from "../../../proxy/waf/value-memo.js";
+import { featuresOfKnown, markClean, MEMO_VALUE_CHARS } from "../../../proxy/waf/value-memo.js";
 import { req } from "./request/helpers.js";
 
 /** One condition per transformation chain, in this order. */
@@ -177,6 +177,33 @@ rules:
     [0, 1, 2].map((g) => insp.hit(g)),
     [false, false, true],
   );
+});
+
+test("a value known clean for a gate's condition does not wake the gate; a value that is not still does", (t) => {
+  const rules = parseRuleFile(
+    `
+defaults:
+  tags: [test]
+rules:
+  - {id: 40, msg: digits, targets: [args], rx: '^[0-9]\\.s'}
+`,
+    "clean.yaml",
+  );
+  const gates = new GateSet(rules, true, [0]);
+  const hitFor = (uri: string): boolean => {
+    const insp = new Inspection(parseRequest(req({ uri })), gates);
+    insp.gateHits();
+    return insp.hit(0);
+  };
+  // "items.0.sku" holds the gate's literal but never matches: once kept and known clean it is passed over
+  t.true(hitFor("/?a=items.0.sku"));
+  t.true(hitFor("/?a=items.0.sku"));
+  const insp = new Inspection(parseRequest(req({ uri: "/?a=items.0.sku" })), gates);
+  const [k] = insp.column(COLLECTION_INDEX.get("args")!, insp.req.collections.at(COLLECTION_INDEX.get("args")!)!);
+  t.true(k!.kept);
+  markClean(k!, 0);
+  t.false(hitFor("/?a=items.0.sku"));
+  t.true(hitFor("/?a=items.0.sku&b=7.s"), "another value with the literal still wakes it");
 });
 
 test("a value kept for later requests does not keep alive the body it was cut from", (t) => {
