@@ -32,6 +32,11 @@ export interface CompiledCondition {
   readonly op: Operator;
   /** Features one of which the operator's input must have to match (OPERATOR_NEEDS; 0: no such condition). */
   readonly opNeeds: number;
+  /**
+   * Features one of which a value must have for the condition to match it: the operator's needs, or one the
+   * chain changes a value on beyond ASCII case (0: any value may match, as with a negated condition).
+   */
+  readonly reach: number;
   /** Operator name and argument, for listings ("rx", "sqli" ...). */
   readonly opName: string;
   /** Strings one of which every matching value contains (case-insensitive): the engine's prefilter. */
@@ -100,7 +105,10 @@ function compileCondition(c: ConditionSpec, path: readonly (string | number)[], 
   // negated and multi_match conditions can match without the literal in the final value: no prefilter
   const literals = c.negate || c.multi_match ? undefined : literalsOf(key, c[key]);
   const lowersOnly = names.includes("lowercase") && names.every((t) => t === "lowercase" || (CHANGES_ON[t as TransformName] & F_UPPER) === 0);
-  return { targets, transforms, chainId: chainIdOf(names), changesOn, stepChangesOn: Int32Array.from(steps), lowersOnly, multiMatch: c.multi_match, negate: c.negate, op, opNeeds: OPERATOR_NEEDS[key] ?? 0, opName: key, literals };
+  const opNeeds = OPERATOR_NEEDS[key] ?? 0;
+  // without a need, or negated (a value the operator cannot match then matches), every value may match
+  const reach = opNeeds === 0 || c.negate || c.multi_match ? 0 : opNeeds | (changesOn & ~(lowersOnly ? F_UPPER : 0));
+  return { targets, transforms, chainId: chainIdOf(names), changesOn, stepChangesOn: Int32Array.from(steps), lowersOnly, multiMatch: c.multi_match, negate: c.negate, op, opNeeds, reach, opName: key, literals };
 }
 
 /** Whether the condition's chain gives a value with features f back as it is or only lowered (Inspection.transformed). */

@@ -38,11 +38,19 @@ function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: In
   // selected is still tested once, so that its clean bit passes over it from then on (a name pattern
   // exclusion, tested on every request, cost more than the operator it saved)
   const testFirst = cond >= 0 && (NAME_COLLECTIONS & (1 << sel.index)) !== 0;
+  const reach = c.reach;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
+    const st = states[i]!;
     // a value known not to match is passed over before the (dearer) name checks: names and values repeat
-    if (knownClean(states[i]!, cond) || (!testFirst && !selected(sel, excludes, a))) continue;
-    const m = test(c, cond, states[i]!, insp);
+    if (knownClean(st, cond)) continue;
+    // nor can a value without the features the condition needs (a detector's syntax): most of a JSON body's
+    if (reach !== 0 && (featuresOfKnown(st) & reach) === 0) {
+      if (cond >= 0 && st.kept === true) markClean(st, cond);
+      continue;
+    }
+    if (!testFirst && !selected(sel, excludes, a)) continue;
+    const m = test(c, cond, st, insp);
     if (m !== undefined && (!testFirst || selected(sel, excludes, a))) return { target: targetLabel(sel.collection, a, false), match: m };
   }
   return undefined;
