@@ -2,17 +2,13 @@ import test from "ava";
 import { loadRules } from "../../../proxy/waf/rule-file.js";
 import { bundledRulesDir } from "../../../proxy/waf/settings.js";
 import { featuresOf } from "../../../proxy/waf/prefilter/features.js";
+import { poolSample } from "../../helpers/pool-sample.js";
 import { seededRandom } from "../../helpers/seeded-random.js";
 
 /** Attack pieces, encodings the chains undo, and plain text, so both sides of each condition's reach come up often. */
 const POOL = ["union", "select", "or", "1", "script", "onerror", "alert", "a", "Z", "_", ".", "/", "-", "--", " ", "  ", "'", '"', "<", "=", ":", "(", ";", "%3c", "%27", "%u003c", "&lt;", "&#x27;", "\\x3c", "\\u0027", "/*x*/", "+", "\0", "\u00e9"];
 
-function sample(next: () => number): string {
-  const n = 1 + Math.floor(next() * 8);
-  let s = "";
-  for (let i = 0; i < n; i++) s += POOL[Math.floor(next() * POOL.length)]!;
-  return s;
-}
+const sample = (next: () => number): string => poolSample(POOL, next);
 
 test("a condition never matches a value without the features of its reach (the engine passes such values over)", (t) => {
   const conditions = loadRules(bundledRulesDir())

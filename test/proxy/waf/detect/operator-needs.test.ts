@@ -3,17 +3,13 @@ import { detectSqli } from "../../../../proxy/waf/detect/sqli.js";
 import { detectXss } from "../../../../proxy/waf/detect/xss.js";
 import { OPERATOR_NEEDS } from "../../../../proxy/waf/operators.js";
 import { featuresOf } from "../../../../proxy/waf/prefilter/features.js";
+import { poolSample } from "../../../helpers/pool-sample.js";
 import { seededRandom } from "../../../helpers/seeded-random.js";
 
 /** Attack pieces and the plain text around them, so that both sides of the gate come up often. */
 const POOL = ["union", "select", "or", "1", "0x1f", "script", "javascript", "onerror", "alert", "a", "Z", "_", ".", "/", "-", "--", " ", "\u00a0", "\u00e9", "\u0130", "\uff1c", "'", '"', "<", ">", "=", ":", "&", "(", ")", ";", "#", "\t", "\0"];
 
-function sample(next: () => number): string {
-  const n = 1 + Math.floor(next() * 8);
-  let s = "";
-  for (let i = 0; i < n; i++) s += POOL[Math.floor(next() * POOL.length)]!;
-  return s;
-}
+const sample = (next: () => number): string => poolSample(POOL, next);
 
 for (const [name, detect] of [
   ["sqli", detectSqli],
