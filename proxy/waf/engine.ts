@@ -8,7 +8,8 @@
  */
 import type { CompiledCondition, CompiledRule } from "./compile.js";
 import { Exclusions, type ExclusionSpec, type ModeOverride, type Plan, type WafMode } from "./exclusions.js";
-import { GateSet, Inspection } from "./inspection.js";
+import { GateSet } from "./gate-set.js";
+import { Inspection } from "./inspection.js";
 import { parseRequest, type Derived } from "./request/parse.js";
 import { runCondition, runGated } from "./run-condition.js";
 import { buildScreen, couldMatch, type Screen } from "./step-screen.js";

@@ -10,93 +10,15 @@
  * the chains that do change the value transform it and scan the result, and
  * equal results share one scan. An ordinary value (a name, a number, an
  * address) costs one pass (features, automaton and memory hash together,
- * prefilter/value-scan.ts) for all rules together.
+ * prefilter/value-scan.ts) for all rules together. The automaton and what
+ * outlives a request are the engine's GateSet (gate-set.ts).
  */
 import type { CompiledCondition } from "./compile.js";
+import { QUICK_MIN_CHARS, type GateSet } from "./gate-set.js";
 import { featuresOf, F_HIGH, F_UPPER } from "./prefilter/features.js";
-import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
-import { ValueScanner } from "./prefilter/value-scan.js";
 import { lowercase } from "./transforms/text.js";
 import { COLLECTION_INDEX, COLLECTIONS, type Arg, type Collection, type ParsedRequest } from "./types.js";
-import { detached, featuresOfKnown, isClean, MEMO_VALUE_CHARS, ValueMemo, type Known } from "./value-memo.js";
-
-/** The gated conditions of an engine, as one automaton (built once per engine). */
-export class GateSet {
-  readonly matcher: TriggerMatcher;
-  /** The automaton, features and doorkeeper hash in one pass, for a value met for the first time. */
-  readonly scanner: ValueScanner;
-  /** Chain id of each gate. */
-  readonly chainOf: Int32Array;
-  /** By chain id: features on which the chain changes a value beyond ASCII case (-1 = no gate uses the chain). */
-  readonly scanMask: Int32Array;
-  /** By chain id: a condition with that chain, to transform with. */
-  readonly proto: (CompiledCondition | undefined)[];
-  /** Distinct sets of gates, those inspecting one collection: by set, the chain ids of its gates (a value is only scanned for those). */
-  readonly sets: readonly (readonly number[])[];
-  /** By collection number (COLLECTION_INDEX): its index in `sets`, -1 when no gate inspects the collection. */
-  readonly setOf: Int32Array;
-  /** Scratch for TriggerMatcher.slotsIn. */
-  readonly seen: Uint8Array;
-  readonly found: number[] = [];
-  readonly memo: ValueMemo;
-  /** By gate set: the features on which some chain of the set changes a value beyond ASCII case. */
-  readonly setMask: Int32Array;
-  /** By gate set × gate: 1 when the gate inspects the set's collections (a literal found for another gate does not wake it). */
-  readonly inSet: Uint8Array;
-  /**
-   * By gate set: one case-insensitive regex of all the set's literals, when they are few (undefined otherwise).
-   * V8 runs it many times faster than the automaton walks a long value, and most long values (a raw body)
-   * hold none of the literals: it says so before the automaton is run.
-   */
-  readonly quick: (RegExp | undefined)[];
-  /** Per gate: the number of the last inspection in which some value triggered it. */
-  readonly stamp: Int32Array;
-  /** Number of the current inspection (wraps within the positive numbers). */
-  epoch = 0;
-  /** By gate: the number of its condition for the clean bits of values (value-memo.ts), -1 when not given. */
-  readonly condOf: Int32Array;
-
-  /** gates[i] is gate i's condition (it must have literals), conds[i] its number for the clean bits. */
-  constructor(gates: readonly CompiledCondition[], remember = true, conds: readonly number[] = []) {
-    this.memo = new ValueMemo(remember);
-    this.condOf = Int32Array.from(gates, (_, i) => conds[i] ?? -1);
-    this.matcher = new TriggerMatcher(gates.map((g) => g.literals ?? []));
-    this.scanner = new ValueScanner(this.matcher);
-    this.chainOf = Int32Array.from(gates, (g) => g.chainId);
-    const size = Math.max(0, ...gates.map((g) => g.chainId + 1));
-    this.scanMask = new Int32Array(size).fill(-1);
-    this.proto = new Array<CompiledCondition | undefined>(size);
-    // by collection number: the gates inspecting it
-    const gatesFor = new Map<number, number[]>();
-    gates.forEach((g, i) => {
-      for (const sel of g.targets.include) {
-        if (sel.count) continue;
-        const list = gatesFor.get(sel.index) ?? [];
-        if (!list.includes(i)) list.push(i);
-        gatesFor.set(sel.index, list);
-      }
-      if (this.proto[g.chainId] !== undefined) return;
-      this.proto[g.chainId] = g;
-      this.scanMask[g.chainId] = g.changesOn & ~F_UPPER;
-    });
-    const members: number[][] = [];
-    const setOf = new Int32Array(COLLECTIONS.length).fill(-1);
-    for (const [col, list] of gatesFor) {
-      list.sort((a, b) => a - b);
-      let i = members.findIndex((x) => x.join() === list.join());
-      if (i < 0) i = members.push(list) - 1;
-      setOf[col] = i;
-    }
-    this.sets = members.map((list) => [...new Set(list.map((i) => gates[i]!.chainId))].sort((a, b) => a - b));
-    this.setOf = setOf;
-    this.setMask = Int32Array.from(this.sets, (chains) => chains.reduce((m, c) => m | this.scanMask[c]!, 0));
-    this.inSet = new Uint8Array(members.length * gates.length);
-    members.forEach((list, i) => list.forEach((gate) => (this.inSet[i * gates.length + gate] = 1)));
-    this.quick = members.map((list) => quickRegex(list.flatMap((i) => gates[i]!.literals ?? [])));
-    this.seen = new Uint8Array(gates.length);
-    this.stamp = new Int32Array(gates.length);
-  }
-}
+import { detached, featuresOfKnown, isClean, MEMO_VALUE_CHARS, type Known } from "./value-memo.js";
 
 const NO_GATES: readonly number[] = [];
 const NO_INDEX: ReadonlyMap<number, readonly number[]> = new Map();
@@ -378,18 +300,4 @@ export class Inspection {
 /** A new record; every field from the start: one object shape for all records, no property store grown later. */
 function record(value: string, features: number, raw: readonly number[] | undefined, kept: boolean): Known {
   return { value, features, forms: undefined, lower: undefined, raw, byChain: undefined, bySet: undefined, clean: undefined, kept };
-}
-
-/** Values this long are first tested with their gate set's quick regex (shorter ones cost less to scan than to test). */
-const QUICK_MIN_CHARS = 256;
-/** A gate set with more literals than this gets no quick regex (a long alternation is no faster than the automaton). */
-const QUICK_MAX_LITERALS = 16;
-
-/** The quick regex of a gate set's literals (see GateSet.quick), or undefined when they are too many. */
-function quickRegex(literals: readonly string[]): RegExp | undefined {
-  const distinct = [...new Set(literals)].filter((l) => l.length > 0);
-  if (distinct.length === 0 || distinct.length > QUICK_MAX_LITERALS) return undefined;
-  // ASCII case is ignored as the automaton ignores it; "i" without "u" folds no other letter onto ASCII,
-  // so the regex finds at least what the automaton finds
-  return new RegExp(distinct.map((l) => l.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&")).join("|"), "i");
 }

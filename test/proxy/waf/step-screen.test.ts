@@ -1,6 +1,7 @@
 import test from "ava";
 import { DEFAULT_SETTINGS, WafEngine } from "../../../proxy/waf/engine.js";
-import { GateSet, Inspection } from "../../../proxy/waf/inspection.js";
+import { GateSet } from "../../../proxy/waf/gate-set.js";
+import { Inspection } from "../../../proxy/waf/inspection.js";
 import { markClean } from "../../../proxy/waf/value-memo.js";
 import { parseRequest } from "../../../proxy/waf/request/parse.js";
 import { parseRuleFile } from "../../../proxy/waf/rule-file.js";
