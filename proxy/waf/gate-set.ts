@@ -9,7 +9,7 @@ import { F_UPPER } from "./prefilter/features.js";
 import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
 import { ValueScanner } from "./prefilter/value-scan.js";
 import { COLLECTIONS } from "./types.js";
-import { ValueMemo } from "./value-memo.js";
+import { ValueMemo, type Known } from "./value-memo.js";
 
 /** The gated conditions of an engine, as one automaton (built once per engine). */
 export class GateSet {
@@ -42,6 +42,13 @@ export class GateSet {
   readonly quick: (RegExp | undefined)[];
   /** Per gate: the number of the last inspection in which some value triggered it. */
   readonly stamp: Int32Array;
+  /**
+   * By collection number: the last large column whose values were all kept (the same field names come back
+   * in every body of an API) and whether marking it woke no gate. A request whose values are equal takes its
+   * records without a lookup each, and a quiet one is not marked again (Inspection.column, gateHits).
+   */
+  readonly lastColumn: (readonly Known[] | undefined)[] = new Array<readonly Known[] | undefined>(COLLECTIONS.length);
+  readonly lastQuiet = new Uint8Array(COLLECTIONS.length);
   /** Number of the current inspection (wraps within the positive numbers). */
   epoch = 0;
   /** By gate: the number of its condition for the clean bits of values (value-memo.ts), -1 when not given. */

@@ -84,15 +84,31 @@ export class Inspection {
       if (args.length > SHARED_COLUMN) for (let m = 0; m < sources.length && c === undefined; m++) if (sources[m] === args) c = this.columns[m];
       // args joins the query's and the body's lists when both have values: its column joins theirs, so each value has one record
       if (c === undefined && (n === ARGS || n === ARGS_NAMES)) c = this.joined(n === ARGS ? QUERY_ARGS : QUERY_NAMES, n === ARGS ? BODY_ARGS : BODY_NAMES, args);
+      if (c === undefined && args.length > SMALL_COLLECTION) c = this.repeated(n, args);
       if (c === undefined) {
         const out = new Array<Known>(args.length);
-        for (let i = 0; i < args.length; i++) out[i] = this.state(args[i]!.value);
+        let kept = true;
+        for (let i = 0; i < args.length; i++) kept = (out[i] = this.state(args[i]!.value)).kept === true && kept;
         c = out;
+        // a large column of kept values (an API's field names) is offered to the next request (GateSet.lastColumn)
+        if (kept && args.length > SMALL_COLLECTION) {
+          this.gates.lastColumn[n] = out;
+          this.gates.lastQuiet[n] = 0;
+        }
       }
       this.columns[n] = c;
       sources[n] = args;
     }
     return c;
+  }
+
+  /** The last request's column of collection n when this one's values are equal to its values, in order. */
+  private repeated(n: number, args: readonly Arg[]): readonly Known[] | undefined {
+    const last = this.gates.lastColumn[n];
+    if (last === undefined || last.length !== args.length) return undefined;
+    // the same string each time for a JSON name (request/name-cache.ts): most comparisons are of two pointers
+    for (let i = 0; i < args.length; i++) if (args[i]!.value !== last[i]!.value) return undefined;
+    return last;
   }
 
   /** The column of a list made of collections q and b, when it is exactly their values (see column). */
@@ -168,6 +184,13 @@ export class Inspection {
         this.indexes![n] = this.indexes![twin];
         continue;
       }
+      // the last request's column again, which woke no gate then: its records' gates are worked out once and
+      // only lose hits as their values are found clean, so it wakes none now
+      const quiet = states === g.lastColumn[n] && g.lastQuiet[n] === 1;
+      if (quiet) {
+        (this.indexes ??= new Array<ReadonlyMap<number, readonly number[]> | undefined>(COLLECTIONS.length))[n] = NO_INDEX;
+        continue;
+      }
       // a large collection's index (see triggering) is made in the same pass: most values trigger nothing,
       // so it costs a Map only when some value does
       let index: Map<number, number[]> | undefined;
@@ -188,6 +211,7 @@ export class Inspection {
       }
       // only a request with a large collection (a JSON body, a long query) gets the array of indexes
       if (large) (this.indexes ??= new Array<ReadonlyMap<number, readonly number[]> | undefined>(COLLECTIONS.length))[n] = index ?? NO_INDEX;
+      if (states === g.lastColumn[n]) g.lastQuiet[n] = index === undefined ? 1 : 0;
     }
   }
 

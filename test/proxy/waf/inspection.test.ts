@@ -180,17 +180,13 @@ rules:
   );
 });
 
+/** A gate set of one rule (YAML flow mapping), whose condition is number 0 for the clean bits. */
+function oneGate(rule: string): GateSet {
+  return new GateSet(parseRuleFile(`rules:\n  - ${rule}\n`, "one.yaml"), true, [0]);
+}
+
 test("a value known clean for a gate's condition does not wake the gate; a value that is not still does", (t) => {
-  const rules = parseRuleFile(
-    `
-defaults:
-  tags: [test]
-rules:
-  - {id: 40, msg: digits, targets: [args], rx: '^[0-9]\\.s'}
-`,
-    "clean.yaml",
-  );
-  const gates = new GateSet(rules, true, [0]);
+  const gates = oneGate("{id: 40, msg: digits, targets: [args], rx: '^[0-9]\\.s'}");
   const hitFor = (uri: string): boolean => {
     const insp = new Inspection(parseRequest(req({ uri })), gates);
     insp.gateHits();
@@ -244,4 +240,29 @@ test("only a kept value's forms count against the memory's budget: fresh values 
   t.is(gates.memo.size, 1);
   look("AGAIN");
   t.is(gates.memo.chars, "AGAIN".length * 2);
+});
+
+test("a large column of kept values is taken whole when the next request's values are the same; a quiet one is not marked again", (t) => {
+  const gates = oneGate("{id: 50, msg: names, targets: [args_names], rx: 'zzz'}");
+  const NAMES = COLLECTION_INDEX.get("args_names")!;
+  const query = (names: readonly string[]): string => "/?" + names.map((n) => `${n}=1`).join("&");
+  const look = (names: readonly string[]): { column: readonly unknown[]; hit: boolean } => {
+    const insp = new Inspection(parseRequest(req({ uri: query(names) })), gates);
+    insp.gateHits();
+    return { column: insp.column(NAMES, insp.req.collections.at(NAMES)!), hit: insp.hit(0) };
+  };
+  const names = Array.from({ length: 40 }, (_, i) => `field_${i}`);
+  look(names);
+  const kept = look(names).column;
+  t.is(look(names).column, kept, "the same records, not looked up again");
+  t.not(look([...names.slice(0, 39), "other"]).column, kept, "one name differs");
+  t.not(look(names.slice(0, 39)).column.length, 40);
+  // a column that wakes a gate is marked every time it comes back
+  const loud = [...names.slice(0, 39), "zzz_field"];
+  look(loud);
+  look(loud);
+  const again = look(loud);
+  t.is(again.column, look(loud).column);
+  t.true(again.hit);
+  t.false(look(names).hit);
 });
