@@ -8,7 +8,7 @@ import { detectSqli } from "./detect/sqli.js";
 import { detectXss } from "./detect/xss.js";
 import { PhraseMatcher } from "./phrase.js";
 import { compileSafeRegex } from "./regex-safety.js";
-import { F_COMMENT, F_HIGH, F_PUNCT, F_SPACE } from "./prefilter/features.js";
+import { F_COMMENT, F_HIGH, F_MARKUP, F_PUNCT, F_SPACE } from "./prefilter/features.js";
 import { hexValue } from "./transforms/support.js";
 
 export type Operator = (value: string) => string | undefined;
@@ -44,7 +44,7 @@ export type OperatorKey = (typeof OPERATOR_KEYS)[number];
  */
 export const OPERATOR_NEEDS: Readonly<Partial<Record<OperatorKey, number>>> = {
   sqli: F_PUNCT | F_SPACE | F_COMMENT | F_HIGH,
-  xss: F_PUNCT,
+  xss: F_MARKUP,
 };
 
 /** Compiles operator `key` with its rule-file argument; throws Error(reason) when the argument is unusable. */

@@ -53,6 +53,8 @@ export const F_ALWAYS = 1 << 19;
  * detectors need (operators.ts, OPERATOR_NEEDS). No transformation declares it: it only gates operators.
  */
 export const F_PUNCT = 1 << 20;
+/** `<`, `=`, `:` or `&`: without one, nothing the XSS detector looks for can act (no tag, attribute value, script URL or entity). Gates operators only. */
+export const F_MARKUP = 1 << 21;
 
 const SPACE = 0x20;
 const SLASH = 0x2f;
@@ -85,6 +87,7 @@ const CONTEXT = new Uint8Array(256);
   for (const c of [SPACE, SLASH, DOT, DASH, STAR]) CONTEXT[c] = 1;
   const plain = /[A-Za-z0-9 _./-]/;
   for (let c = 0; c < 0x80; c++) if (!plain.test(String.fromCharCode(c))) UNIT[c]! |= F_PUNCT;
+  for (const c of [0x3c, 0x3d, 0x3a, 0x26]) UNIT[c]! |= F_MARKUP;
 }
 
 
