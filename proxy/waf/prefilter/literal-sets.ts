@@ -40,10 +40,33 @@ const isAlpha = (c: number): boolean => (c >= 97 && c <= 122) || (c >= 65 && c <
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 
 /**
+ * Letter runs that English text is full of (the most frequent trigrams, and a few more met in names,
+ * addresses and product text): a literal holding one ("prin" of printf, "pres" of compress, "top") turns up
+ * in benign prose far more often than its letters alone say ("spring", "express", "desktop").
+ */
+const COMMON_TRIGRAMS = new Set(
+  (
+    "the and ing ion tio ent ati for her ter hat tha ere ate his con res ver all ons nce men ith ted ers pro thi wit are ess not ive was ect " +
+    "rea com eve per int est sta cti ica ist ear ain one our iti rat ell ill ome ore ort ove ice ine pri rin pre rom fro out ret urn day age " +
+    "ack top ase ame art ord ard red ree een eet tre str ste ner nte sto man ley ble ght igh ous ant end ind par"
+  ).split(" "),
+);
+/** How much more often a literal with a common English trigram turns up than the character model says. */
+const COMMON_FACTOR = 8;
+
+/** Whether lit holds a letter trigram of COMMON_TRIGRAMS (ASCII case ignored). */
+function hasCommonTrigram(lit: string): boolean {
+  const low = lit.toLowerCase();
+  for (let i = 0; i + 3 <= low.length; i++) if (COMMON_TRIGRAMS.has(low.slice(i, i + 3))) return true;
+  return false;
+}
+
+/**
  * Chance that a benign value contains `lit`: p(first char) times, for each
  * next character, 0.6·p(c) after a letter when c is a letter (words: "on"
  * 0.15, "script" ~0.0002), 0.5·p(c) for a digit after a digit, and
- * min(0.1, p(c)) at any other junction ("a(" 0.015, "%2e" 0.0003).
+ * min(0.1, p(c)) at any other junction ("a(" 0.015, "%2e" 0.0003); times
+ * COMMON_FACTOR when it holds a common English trigram.
  */
 export function literalCost(lit: string): number {
   if (lit.length === 0) return 1;
@@ -54,7 +77,7 @@ export function literalCost(lit: string): number {
     const pb = charP(b);
     p *= isAlpha(a) && isAlpha(b) ? 0.6 * pb : isDigit(a) && isDigit(b) ? 0.5 * pb : Math.min(0.1, pb);
   }
-  return p;
+  return hasCommonTrigram(lit) ? Math.min(1, p * COMMON_FACTOR) : p;
 }
 
 const sums = new WeakMap<Set<string>, number>();
