@@ -35,11 +35,11 @@ export class GateSet {
   /** By gate set × gate: 1 when the gate inspects the set's collections (a literal found for another gate does not wake it). */
   readonly inSet: Uint8Array;
   /**
-   * By gate set: one case-insensitive regex of all the set's literals, when they are few (undefined otherwise).
-   * V8 runs it many times faster than the automaton walks a long value, and most long values (a raw body)
-   * hold none of the literals: it says so before the automaton is run.
+   * By gate set: whether a value holds one of the set's literals (ASCII case ignored), when they are few
+   * (undefined otherwise). Native string searches run many times faster than the automaton walks a long
+   * value, and most long values (a raw body) hold none of the literals: it says so before the automaton is run.
    */
-  readonly quick: (RegExp | undefined)[];
+  readonly quick: (QuickTest | undefined)[];
   /** Per gate: the number of the last inspection in which some value triggered it. */
   readonly stamp: Int32Array;
   /**
@@ -90,7 +90,7 @@ export class GateSet {
     this.setMask = Int32Array.from(this.sets, (chains) => chains.reduce((m, c) => m | this.scanMask[c]!, 0));
     this.inSet = new Uint8Array(members.length * gates.length);
     members.forEach((list, i) => list.forEach((gate) => (this.inSet[i * gates.length + gate] = 1)));
-    this.quick = members.map((list) => quickRegex(list.flatMap((i) => gates[i]!.literals ?? [])));
+    this.quick = members.map((list) => quickTest(list.flatMap((i) => gates[i]!.literals ?? [])));
     this.seen = new Uint8Array(gates.length);
     this.stamp = new Int32Array(gates.length);
   }
@@ -98,14 +98,33 @@ export class GateSet {
 
 /** Values this long are first tested with their gate set's quick regex (shorter ones cost less to scan than to test). */
 export const QUICK_MIN_CHARS = 256;
-/** A gate set with more literals than this gets no quick regex (a long alternation is no faster than the automaton). */
+/** A gate set with more literals than this gets no quick test (a long alternation is no faster than the automaton). */
 const QUICK_MAX_LITERALS = 16;
+/** Up to this many literals with letters get a regex each; more share one alternation. */
+const QUICK_SPLIT = 4;
 
-/** The quick regex of a gate set's literals (see GateSet.quick), or undefined when they are too many. */
-function quickRegex(literals: readonly string[]): RegExp | undefined {
+/** Whether a value holds one of a gate set's literals (see GateSet.quick). */
+export type QuickTest = (value: string) => boolean;
+
+const escapeRegex = (l: string): string => l.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&");
+
+/**
+ * The quick test of a gate set's literals, or undefined when they are too many. A literal without ASCII
+ * letters is looked for with includes (case does not matter to it), one with letters with a case-insensitive
+ * regex of its own: V8 searches a single literal several times faster than an alternation of three (3.0
+ * against 1.1 µs over a 4.7 KB JSON body for the bundled body rules' "%uff", "<!" and XInclude namespace).
+ */
+function quickTest(literals: readonly string[]): QuickTest | undefined {
   const distinct = [...new Set(literals)].filter((l) => l.length > 0);
   if (distinct.length === 0 || distinct.length > QUICK_MAX_LITERALS) return undefined;
+  const plain = distinct.filter((l) => !/[a-z]/i.test(l));
+  const lettered = distinct.filter((l) => /[a-z]/i.test(l));
   // ASCII case is ignored as the automaton ignores it; "i" without "u" folds no other letter onto ASCII,
-  // so the regex finds at least what the automaton finds
-  return new RegExp(distinct.map((l) => l.replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&")).join("|"), "i");
+  // so a regex finds at least what the automaton finds
+  const regexes = lettered.length <= QUICK_SPLIT ? lettered.map((l) => new RegExp(escapeRegex(l), "i")) : [new RegExp(lettered.map(escapeRegex).join("|"), "i")];
+  return (value) => {
+    for (let i = 0; i < plain.length; i++) if (value.includes(plain[i]!)) return true;
+    for (let i = 0; i < regexes.length; i++) if (regexes[i]!.test(value)) return true;
+    return false;
+  };
 }

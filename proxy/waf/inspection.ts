@@ -259,7 +259,7 @@ export class Inspection {
     if (setMask === 0 || (featuresOfKnown(k) & setMask) === 0) {
       // every chain of the set leaves the value alone (up to case): its raw hits answer for all of them,
       // and a value without any (most values) needs no record of that
-      if (k.raw === undefined && k.value.length >= QUICK_MIN_CHARS && g.quick[set]?.test(k.value) === false) {
+      if (k.raw === undefined && k.value.length >= QUICK_MIN_CHARS && g.quick[set]?.(k.value) === false) {
         // remembered: a kept value (up to MEMO_VALUE_CHARS) is not tested again in later requests
         (k.bySet ??= [])[set] = NO_GATES;
         return NO_GATES;

@@ -137,6 +137,8 @@ rules:
   - {id: 20, msg: entity, targets: [body], rx: '(?i)<!entity\\s+\\w+\\s+system'}
   - {id: 21, msg: dotted call, targets: [body], rx: 'a\\.b\\(c\\)'}
   - {id: 22, msg: header word, targets: [headers], rx: 'zebra'}
+  - {id: 23, msg: no letters, targets: [body], rx: '\\$\\{\\{'}
+  - {id: 24, msg: five words, targets: [body], rx: '(?:alpha|bravo|charlie|delta|echo)\\('}
 `,
     "quick.yaml",
   );
@@ -149,6 +151,9 @@ rules:
   t.deepEqual(verdict(`${pad} a.b(c) ${pad}`), [21]);
   t.deepEqual(verdict(`${pad} zebra ${pad}`), [], "a literal of a gate that does not inspect the body does not wake it there");
   t.deepEqual(verdict(pad + pad), []);
+  t.deepEqual(verdict(`${pad} {{7*7}} \${{7*7}} ${pad}`), [23], "a literal without letters is searched for as it is");
+  t.deepEqual(verdict(`${pad} ECHO( ${pad}`), [], "five literals with letters share one alternation, which ignores case");
+  t.deepEqual(verdict(`${pad} echo( ${pad}`), [24]);
 });
 
 test("a gate set holds only the gates inspecting its collections", (t) => {
