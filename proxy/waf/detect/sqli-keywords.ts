@@ -252,6 +252,48 @@ export function mayBeKnown(length: number, first: number, second: number): boole
   return length <= MAX_KEYWORD && c >= 0 && c < 26 && (FIRST_TWO[length * 26 + c] & secondBit(second)) !== 0;
 }
 
+/** The known words by an FNV-1a hash of their letters (open addressing; entry = index in KNOWN_LIST + 1). */
+const KNOWN_LIST = [...WORDS.keys()];
+const KNOWN_MASK = (1 << Math.ceil(Math.log2(KNOWN_LIST.length * 2))) - 1;
+const KNOWN_TABLE = (() => {
+  const table = new Int32Array(KNOWN_MASK + 1);
+  KNOWN_LIST.forEach((w, i) => {
+    let at = foldedHash(w, 0, w.length) & KNOWN_MASK;
+    while (table[at] !== 0) at = (at + 1) & KNOWN_MASK;
+    table[at] = i + 1;
+  });
+  return table;
+})();
+
+/** FNV-1a over s[from, to) with ASCII capitals folded to lower case. */
+function foldedHash(s: string, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c + 32 : c), 16777619);
+  }
+  return h;
+}
+
+/**
+ * Whether s[from, to), ASCII case folded, is a known word (as lookupWord of the lower-cased slice without a
+ * dot would say), without cutting and lower-casing it: the prose fast path asks this of most words it meets.
+ */
+export function isKnownAt(s: string, from: number, to: number): boolean {
+  const n = to - from;
+  for (let at = foldedHash(s, from, to) & KNOWN_MASK; KNOWN_TABLE[at] !== 0; at = (at + 1) & KNOWN_MASK) {
+    const w = KNOWN_LIST[KNOWN_TABLE[at]! - 1]!;
+    if (w.length !== n) continue;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(from + i);
+      if ((c >= 0x41 && c <= 0x5a ? c + 32 : c) !== w.charCodeAt(i)) break;
+    }
+    if (i === n) return true;
+  }
+  return false;
+}
+
 /** What a case-folded word is; qualified names ("db..xp_cmdshell") count by their last part for attack calls. */
 export function lookupWord(w: string): WordInfo | undefined {
   const info = WORDS.get(w);

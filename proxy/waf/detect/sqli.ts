@@ -11,7 +11,7 @@
 
 import { fingerprint } from "./sqli-fold.js";
 import { quotedEnd } from "./sqli-chars.js";
-import { lookupWord, MAX_KEYWORD, mayBeKnown } from "./sqli-keywords.js";
+import { isKnownAt, MAX_KEYWORD, mayBeKnown } from "./sqli-keywords.js";
 import { isInjection } from "./sqli-rules.js";
 
 export interface SqliMatch {
@@ -102,7 +102,7 @@ export function isProse(s: string): boolean {
 /** Whether s[from, to) is a word SQL knows (a keyword, function or operator word). */
 function knownWord(s: string, from: number, to: number): boolean {
   const n = to - from;
-  return n <= MAX_KEYWORD && mayBeKnown(n, s.charCodeAt(from), s.charCodeAt(from + 1)) && lookupWord(s.slice(from, to).toLowerCase()) !== undefined;
+  return n <= MAX_KEYWORD && mayBeKnown(n, s.charCodeAt(from), s.charCodeAt(from + 1)) && isKnownAt(s, from, to);
 }
 
 const QUOTES: readonly (readonly [string, number, SqliMatch["context"]])[] = [
