@@ -18,7 +18,8 @@ import { QUICK_MIN_CHARS, type GateSet } from "./gate-set.js";
 import { featuresOf, F_HIGH, F_UPPER } from "./prefilter/features.js";
 import { lowercase } from "./transforms/text.js";
 import { COLLECTION_INDEX, COLLECTIONS, type Arg, type Collection, type ParsedRequest } from "./types.js";
-import { detached, featuresOfKnown, isClean, MEMO_VALUE_CHARS, type Known } from "./value-memo.js";
+import { detached } from "./request/text.js";
+import { featuresOfKnown, isClean, MEMO_VALUE_CHARS, type Known } from "./value-memo.js";
 
 const NO_GATES: readonly number[] = [];
 const NO_INDEX: ReadonlyMap<number, readonly number[]> = new Map();

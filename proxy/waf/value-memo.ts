@@ -155,15 +155,6 @@ export class ValueMemo {
   }
 }
 
-/**
- * A copy of s that shares no memory with a string it may have been cut from: V8 makes a slice of 13 or
- * more characters a view of its parent, which stays alive as long as the slice does. Rare (a value is
- * kept once), so the cost of the round trip does not matter.
- */
-export function detached(s: string): string {
-  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
-}
-
 /** A record's features, worked out the first time they are needed. */
 export function featuresOfKnown(k: Known): number {
   let f = k.features;

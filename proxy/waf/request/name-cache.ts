@@ -15,6 +15,8 @@
  * Bounded: at most MAX_NAMES names and MAX_CHARS characters, then the tree
  * starts over (a flood of distinct keys costs a rebuild, never memory).
  */
+import { detached } from "./text.js";
+
 const MAX_NAMES = 8192;
 const MAX_CHARS = 1 << 20;
 
@@ -36,7 +38,8 @@ export class NameNode {
     let node = map.get(key);
     if (node === undefined) {
       node = grow(`${this.name}.${key}`, plain ? key : undefined);
-      map.set(key, node);
+      // the Map keeps its key: a copy, not the slice of the body (see grow)
+      map.set(node.plainKey ?? detached(key), node);
     }
     const order = (this.order ??= []);
     if (position === order.length && node.plainKey !== undefined) order.push(node);
@@ -79,5 +82,7 @@ function grow(name: string, plainKey: string | undefined): NameNode {
   }
   names++;
   chars += name.length;
-  return new NameNode(name, plainKey);
+  // a node outlives its request: the key is cut from the body, and the joined name holds the key until V8
+  // flattens it, so either would keep the whole body alive (one body per new long key, up to MAX_NAMES)
+  return new NameNode(detached(name), plainKey === undefined ? undefined : detached(plainKey));
 }

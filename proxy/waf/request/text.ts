@@ -58,3 +58,13 @@ export function trimOws(s: string): string {
   while (b > a && isOws(s.charCodeAt(b - 1))) b--;
   return a === 0 && b === s.length ? s : s.slice(a, b);
 }
+
+/**
+ * A copy of s that shares no memory with a string it may have been cut from: V8 makes a slice of 13 or
+ * more characters a view of its parent, which stays alive as long as the slice does (and a joined string
+ * holds its parts until it is flattened). For what outlives its request (a remembered value, a JSON name);
+ * rare, so the cost of the round trip does not matter.
+ */
+export function detached(s: string): string {
+  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
+}

@@ -1,4 +1,6 @@
 import test from "ava";
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 import { rootName } from "../../../../proxy/waf/request/name-cache.js";
 import { DEFAULT_LIMITS } from "../../../../proxy/waf/types.js";
 import { parseRequest } from "../../../../proxy/waf/request/parse.js";
@@ -62,4 +64,22 @@ test("JSON leaves are named the same in every request", (t) => {
       .map((a) => a.name);
   t.deepEqual(names(), ["json.a.b.0", "json.a.b.1.c", "json.d"]);
   t.deepEqual(names(), ["json.a.b.0", "json.a.b.1.c", "json.d"]);
+});
+
+test("the tree does not keep alive the bodies its keys were cut from", (t) => {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const pad = "x".repeat(100_000);
+  for (let i = 0; i < 200; i++) {
+    // a new key of 13 or more characters in each 100 KB body: V8 would make it a view of the body
+    const body = Buffer.from(JSON.stringify({ [`a_long_key_number_${i}`]: 1, pad }));
+    parseRequest({ method: "POST", uri: "/", protocol: "HTTP/1.1", headers: [["host", "x"], ["content-type", "application/json"]], body }, DEFAULT_LIMITS);
+  }
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  t.is(rootName().keyChild("a_long_key_number_7", true, 0).name, "json.a_long_key_number_7");
+  // 200 bodies would be 20 MB
+  t.true(grown < 4_000_000, `${grown} bytes`);
 });
