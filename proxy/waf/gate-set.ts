@@ -8,7 +8,7 @@ import type { CompiledCondition } from "./compile.js";
 import { F_UPPER } from "./prefilter/features.js";
 import { TriggerMatcher } from "./prefilter/trigger-matcher.js";
 import { ValueScanner } from "./prefilter/value-scan.js";
-import { COLLECTIONS } from "./types.js";
+import { COLLECTIONS, type Arg } from "./types.js";
 import { ValueMemo, type Known } from "./value-memo.js";
 
 /** The gated conditions of an engine, as one automaton (built once per engine). */
@@ -48,6 +48,8 @@ export class GateSet {
    * records without a lookup each, and a quiet one is not marked again (Inspection.column, gateHits).
    */
   readonly lastColumn: (readonly Known[] | undefined)[] = new Array<readonly Known[] | undefined>(COLLECTIONS.length);
+  /** By collection number: the list that column was made from, when all its entries are frozen (shared between requests: types.ts, Arg). */
+  readonly lastArgs: (readonly Arg[] | undefined)[] = new Array<readonly Arg[] | undefined>(COLLECTIONS.length);
   readonly lastQuiet = new Uint8Array(COLLECTIONS.length);
   /** Number of the current inspection (wraps within the positive numbers). */
   epoch = 0;

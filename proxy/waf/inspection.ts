@@ -95,6 +95,8 @@ export class Inspection {
         if (kept && args.length > SMALL_COLLECTION) {
           this.gates.lastColumn[n] = out;
           this.gates.lastQuiet[n] = 0;
+          // a list of shared entries is kept to be compared entry by entry; any other would hold its request's body
+          this.gates.lastArgs[n] = args.every((a) => Object.isFrozen(a)) ? args : undefined;
         }
       }
       this.columns[n] = c;
@@ -107,7 +109,12 @@ export class Inspection {
   private repeated(n: number, args: readonly Arg[]): readonly Known[] | undefined {
     const last = this.gates.lastColumn[n];
     if (last === undefined || last.length !== args.length) return undefined;
-    // the same string each time for a JSON name (request/name-cache.ts): most comparisons are of two pointers
+    // a JSON body's names are the same entries every time (request/name-cache.ts): one pointer each
+    const shared = this.gates.lastArgs[n];
+    if (shared !== undefined) {
+      for (let i = 0; i < args.length; i++) if (args[i] !== shared[i]) return undefined;
+      return last;
+    }
     for (let i = 0; i < args.length; i++) if (args[i]!.value !== last[i]!.value) return undefined;
     return last;
   }

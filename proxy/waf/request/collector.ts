@@ -60,8 +60,9 @@ export class Collector {
     return this.arg(this.queryArgs, this.queryNames, name, value);
   }
 
-  bodyArg(name: string, value: string): boolean {
-    return this.arg(this.bodyArgs, this.bodyNames, name, value);
+  /** nameArg: the name's own entry for the names collection when the parser keeps one across requests (a JSON name). */
+  bodyArg(name: string, value: string, nameArg?: Arg): boolean {
+    return this.arg(this.bodyArgs, this.bodyNames, name, value, nameArg);
   }
 
   /** Adds to a collection that is not args (cookies, files, xml, part headers): each holds at most limits.args entries. */
@@ -104,7 +105,7 @@ export class Collector {
     if (this.bodyError !== undefined) m.set("body_error", scalar("body_error", this.bodyError));
   }
 
-  private arg(args: Arg[], names: Arg[], name: string, value: string): boolean {
+  private arg(args: Arg[], names: Arg[], name: string, value: string, nameArg?: Arg): boolean {
     if (this.argCount >= this.maxArgs) {
       this.exceed("args");
       return false;
@@ -113,7 +114,7 @@ export class Collector {
     const n = name.length <= this.maxValue ? name : this.cut(name);
     const v = value.length <= this.maxValue ? value : this.cut(value);
     args.push({ name: n, value: v });
-    names.push({ name: n, value: n });
+    names.push(nameArg !== undefined && n === name ? nameArg : { name: n, value: n });
     this.combinedSize += n.length + v.length;
     return true;
   }

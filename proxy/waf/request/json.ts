@@ -208,16 +208,16 @@ class JsonTokenizer {
 
   private closeContainer(empty: boolean): void {
     const d = this.depth;
-    if (empty && this.emitting()) this.emit(this.nodes[d - 1]!.name, "");
+    if (empty && this.emitting()) this.emit(this.nodes[d - 1]!, "");
     this.depth = d - 1;
   }
 
   private leaf(value: string): void {
-    if (this.emitting()) this.emit(this.currentName().name, value);
+    if (this.emitting()) this.emit(this.currentName(), value);
   }
 
-  private emit(name: string, value: string): void {
-    if (!this.c.bodyArg(name, value)) this.full = true;
+  private emit(node: NameNode, value: string): void {
+    if (!this.c.bodyArg(node.name, value, node.arg)) this.full = true;
   }
 
   private readScalar(ch: number): string | JsonError {

@@ -15,6 +15,7 @@
  * Bounded: at most MAX_NAMES names and MAX_CHARS characters, then the tree
  * starts over (a flood of distinct keys costs a rebuild, never memory).
  */
+import type { Arg } from "../types.js";
 import { detached } from "./text.js";
 
 const MAX_NAMES = 8192;
@@ -26,11 +27,16 @@ export class NameNode {
   /** Children by the position their key had in the object when first met. */
   private order: NameNode[] | undefined;
 
+  /** The name's entry in a request's names collection, the same (frozen) object in every request (see Arg). */
+  readonly arg: Arg;
+
   constructor(
     readonly name: string,
     /** The key this node is reached by, when it can be compared with the input as it is (no escapes); else undefined. */
     readonly plainKey: string | undefined,
-  ) {}
+  ) {
+    this.arg = Object.freeze({ name, value: name });
+  }
 
   /** The child for an object key (plain: the key was read without escapes); `position` is the key's place in its object. */
   keyChild(key: string, plain: boolean, position: number): NameNode {

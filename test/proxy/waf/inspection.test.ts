@@ -270,4 +270,14 @@ test("a large column of kept values is taken whole when the next request's value
   t.is(again.column, look(loud).column);
   t.true(again.hit);
   t.false(look(names).hit);
+  // a JSON body's names are shared entries: compared by identity, and taken whole from the third request on
+  const body = JSON.stringify(Object.fromEntries(names.map((n) => [n, 1])));
+  const jsonNames = (): readonly unknown[] => {
+    const insp = new Inspection(parseRequest(req({ uri: "/", method: "POST", headers: [["host", "x"], ["content-type", "application/json"]], body })), gates);
+    insp.gateHits();
+    return insp.column(NAMES, insp.req.collections.at(NAMES)!);
+  };
+  jsonNames();
+  const first = jsonNames();
+  t.is(jsonNames(), first);
 });

@@ -83,3 +83,16 @@ test("the tree does not keep alive the bodies its keys were cut from", (t) => {
   // 200 bodies would be 20 MB
   t.true(grown < 4_000_000, `${grown} bytes`);
 });
+
+test("a JSON body's names collection holds the same frozen entries in every request", (t) => {
+  const names = (): readonly { name: string; value: string }[] =>
+    parseRequest({ method: "POST", uri: "/", protocol: "HTTP/1.1", headers: [["host", "x"], ["content-type", "application/json"]], body: Buffer.from('{"order":{"id":7,"items":[{"sku":"a"}]}}') }, DEFAULT_LIMITS).collections.get("body_args_names")!;
+  const a = names();
+  const b = names();
+  t.deepEqual(a.map((x) => x.name), ["json.order.id", "json.order.items.0.sku"]);
+  a.forEach((x, i) => {
+    t.is(b[i], x);
+    t.true(Object.isFrozen(x));
+    t.is(x.value, x.name);
+  });
+});
