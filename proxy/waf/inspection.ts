@@ -202,8 +202,11 @@ export class Inspection {
       // a large collection's index (see triggering) is made in the same pass: most values trigger nothing,
       // so it costs a Map only when some value does
       let index: Map<number, number[]> | undefined;
+      const setMask = g.setMask[set]!;
       for (let i = 0; i < states.length; i++) {
         const st = states[i]!;
+        // scanned and holding no literal, with nothing any chain of the set would change: wakes no gate (most values)
+        if (st.raw !== undefined && st.raw.length === 0 && st.features >= 0 && (st.features & setMask) === 0) continue;
         const gs = this.gatesIn(st, set);
         for (let k = 0; k < gs.length; k++) {
           const gate = gs[k]!;
