@@ -15,6 +15,10 @@ const FNV_OFFSET = 0x811c9dc5;
 
 const NO_HITS: readonly number[] = [];
 
+/** Marks, in UNITS, the units whose neighbours matter (HAS_CONTEXT): one table read per unit instead of two. */
+const CONTEXT = 1 << 30;
+const UNITS = Int32Array.from(UNIT_FEATURES, (u, c) => u | (HAS_CONTEXT[c] !== 0 ? CONTEXT : 0));
+
 export class ValueScanner {
   private readonly dfa: DfaTables;
   /** Hash of the value last scanned (FNV-1a over its length and every unit). */
@@ -48,8 +52,9 @@ export class ValueScanner {
         f |= F_WIDE;
         cls = this.matcher.wideClassOf(c);
       } else {
-        f |= UNIT_FEATURES[c]!;
-        if (HAS_CONTEXT[c] !== 0) f |= contextFeatures(s, i, c);
+        const u = UNITS[c]!;
+        f |= u;
+        if ((u & CONTEXT) !== 0) f |= contextFeatures(s, i, c);
         cls = classOf[c]!;
       }
       st = delta[st * width + cls]!;
@@ -58,7 +63,7 @@ export class ValueScanner {
     if (out !== undefined) for (let k = 0; k < out.length; k++) seen[out[k]!] = 0;
     this.hash = h;
     this.hits = out ?? NO_HITS;
-    return f;
+    return f & ~CONTEXT;
   }
 }
 
