@@ -4,7 +4,7 @@
  * distinct chain, so a request transforms each value once per chain), the
  * operator compiled.
  */
-import { compileOperator, OPERATOR_NEEDS, type Operator, type OperatorKey } from "./operators.js";
+import { compileOperator, OPERATOR_CANNOT_MATCH, OPERATOR_NEEDS, type Operator, type OperatorKey } from "./operators.js";
 import { requiredLiterals } from "./prefilter/literals.js";
 import { RuleCompileError } from "./errors.js";
 import { operatorOf, SEVERITY_SCORES, type ConditionSpec, type RuleSpec, type Severity } from "./rule-spec.js";
@@ -37,6 +37,8 @@ export interface CompiledCondition {
    * chain changes a value on beyond ASCII case (0: any value may match, as with a negated condition).
    */
   readonly reach: number;
+  /** OPERATOR_CANNOT_MATCH of the operator, when it has one and the condition is not negated. */
+  readonly cannotMatch: ((value: string) => boolean) | undefined;
   /** Operator name and argument, for listings ("rx", "sqli" ...). */
   readonly opName: string;
   /** Strings one of which every matching value contains (case-insensitive): the engine's prefilter. */
@@ -108,7 +110,8 @@ function compileCondition(c: ConditionSpec, path: readonly (string | number)[], 
   const opNeeds = OPERATOR_NEEDS[key] ?? 0;
   // without a need, or negated (a value the operator cannot match then matches), every value may match
   const reach = opNeeds === 0 || c.negate || c.multi_match ? 0 : opNeeds | (changesOn & ~(lowersOnly ? F_UPPER : 0));
-  return { targets, transforms, chainId: chainIdOf(names), changesOn, stepChangesOn: Int32Array.from(steps), lowersOnly, multiMatch: c.multi_match, negate: c.negate, op, opNeeds, reach, opName: key, literals };
+  const cannotMatch = c.negate || c.multi_match ? undefined : OPERATOR_CANNOT_MATCH[key];
+  return { targets, transforms, chainId: chainIdOf(names), changesOn, stepChangesOn: Int32Array.from(steps), lowersOnly, multiMatch: c.multi_match, negate: c.negate, op, opNeeds, reach, cannotMatch, opName: key, literals };
 }
 
 /** Whether the condition's chain gives a value with features f back as it is or only lowered (Inspection.transformed). */

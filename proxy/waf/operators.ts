@@ -4,7 +4,7 @@
  * undefined. All run in linear time: regexes go through regex-safety.ts,
  * phrase lists through one Aho-Corasick pass.
  */
-import { detectSqli } from "./detect/sqli.js";
+import { detectSqli, sqliCannotMatch } from "./detect/sqli.js";
 import { detectXss } from "./detect/xss.js";
 import { PhraseMatcher } from "./phrase.js";
 import { compileSafeRegex } from "./regex-safety.js";
@@ -45,6 +45,15 @@ export type OperatorKey = (typeof OPERATOR_KEYS)[number];
 export const OPERATOR_NEEDS: Readonly<Partial<Record<OperatorKey, number>>> = {
   sqli: F_PUNCT | F_SPACE | F_COMMENT | F_HIGH,
   xss: F_MARKUP,
+};
+
+/**
+ * Tests that answer "no match" for a value as it is and for any ASCII case of it, cheaper than the operator:
+ * the engine asks them before lowering a value for a chain that would change nothing else (run-condition.ts).
+ * A test holds each to its operator.
+ */
+export const OPERATOR_CANNOT_MATCH: Readonly<Partial<Record<OperatorKey, (value: string) => boolean>>> = {
+  sqli: sqliCannotMatch,
 };
 
 /** Compiles operator `key` with its rule-file argument; throws Error(reason) when the argument is unusable. */

@@ -126,8 +126,10 @@ function test(c: CompiledCondition, cond: number, st: Known, insp: Inspection): 
     // an operator that needs some syntax (opNeeds) is not called on a value without it; the record's features
     // answer for the value and for its lowered copy (lowering adds none of those features), so a value the
     // chain would only lower is passed over before it is lowered
-    const f = c.opNeeds === 0 ? 0 : featuresOfKnown(st);
+    const f = c.opNeeds === 0 && c.cannotMatch === undefined ? 0 : featuresOfKnown(st);
     if (c.opNeeds !== 0 && (f & c.opNeeds) === 0 && upToCase(c, f)) m = undefined;
+    // nor one the operator's own quick test clears in any case (SQL: prose), before it is lowered
+    else if (c.cannotMatch !== undefined && upToCase(c, f) && c.cannotMatch(st.value)) m = undefined;
     else {
       const input = insp.transformed(c, st);
       m = c.opNeeds !== 0 && (input === st.value || input === st.lower) && (f & c.opNeeds) === 0 ? undefined : c.op(input);

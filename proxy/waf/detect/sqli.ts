@@ -127,6 +127,16 @@ function detect(input: string): SqliMatch | undefined {
   return undefined;
 }
 
+/**
+ * True when detectSqli finds nothing in `input` whatever its ASCII case, from the two fast paths alone (no
+ * SQL syntax, or prose): the engine asks it of a value as it is before lowering it for a chain whose only
+ * change would be the case.
+ */
+export function sqliCannotMatch(input: string): boolean {
+  const s = input.length > MAX_INPUT ? input.slice(0, MAX_INPUT) : input;
+  return isInert(s) || isProse(s);
+}
+
 /** The first injection-shaped reading of `input` (already url-decoded), or undefined. */
 export function detectSqli(input: string): SqliMatch | undefined {
   try {

@@ -1,7 +1,7 @@
 import test from "ava";
 import { detectSqli } from "../../../../proxy/waf/detect/sqli.js";
 import { detectXss } from "../../../../proxy/waf/detect/xss.js";
-import { OPERATOR_NEEDS } from "../../../../proxy/waf/operators.js";
+import { OPERATOR_CANNOT_MATCH, OPERATOR_NEEDS } from "../../../../proxy/waf/operators.js";
 import { featuresOf } from "../../../../proxy/waf/prefilter/features.js";
 import { poolSample } from "../../../helpers/pool-sample.js";
 import { seededRandom } from "../../../helpers/seeded-random.js";
@@ -33,3 +33,20 @@ for (const [name, detect] of [
     t.true(found > 100, `found ${found}`);
   });
 }
+
+test("the SQL detector's cannot-match test never clears a value the detector flags, in any ASCII case", (t) => {
+  const cannot = OPERATOR_CANNOT_MATCH.sqli!;
+  const next = seededRandom(3);
+  let cleared = 0;
+  let found = 0;
+  for (let i = 0; i < 50_000; i++) {
+    const s = sample(next);
+    const flagged = detectSqli(s) !== undefined || detectSqli(s.toLowerCase()) !== undefined || detectSqli(s.toUpperCase()) !== undefined;
+    if (flagged) found++;
+    if (!cannot(s)) continue;
+    cleared++;
+    if (flagged) t.fail(`${JSON.stringify(s)} is cleared by the quick test but the detector flags it`);
+  }
+  t.true(cleared > 2000, `cleared ${cleared}`);
+  t.true(found > 100, `found ${found}`);
+});
