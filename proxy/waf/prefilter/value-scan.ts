@@ -15,9 +15,14 @@ const FNV_OFFSET = 0x811c9dc5;
 
 const NO_HITS: readonly number[] = [];
 
-/** Marks, in UNITS, the units whose neighbours matter (HAS_CONTEXT): one table read per unit instead of two. */
+/**
+ * A scanner's table of the units 0-255 holds, in one entry, a unit's features (bits 0-21), its class in the
+ * automaton's alphabet (bits 22-29) and whether its neighbours matter (HAS_CONTEXT, bit 30): one read per
+ * unit instead of three.
+ */
+const FEATURE_BITS = (1 << 22) - 1;
+const CLASS_SHIFT = 22;
 const CONTEXT = 1 << 30;
-const UNITS = Int32Array.from(UNIT_FEATURES, (u, c) => u | (HAS_CONTEXT[c] !== 0 ? CONTEXT : 0));
 
 export class ValueScanner {
   private readonly dfa: DfaTables;
@@ -26,17 +31,28 @@ export class ValueScanner {
   /** Slots found in the value last scanned, once each: a new array, or a shared empty one when none (most values). */
   hits: readonly number[] = NO_HITS;
 
+  /** By unit 0-255: features, class and context mark (see FEATURE_BITS). */
+  private readonly units: Int32Array;
+  /** Whether `units` holds the classes (every byte class fits 8 bits). */
+  readonly packed: boolean;
+
   constructor(
     private readonly matcher: TriggerMatcher,
     /** Scratch of size matcher.slots, all 0 between scans. */
     private readonly seen: Uint8Array = new Uint8Array(matcher.slots),
   ) {
     this.dfa = matcher.tables;
+    const { classOf } = this.dfa;
+    // an alphabet of more than 255 byte classes (literals using most of Latin-1) keeps the classes in classOf
+    this.packed = classOf.every((cls) => cls <= 0xff);
+    this.units = Int32Array.from(UNIT_FEATURES, (u, c) => u | ((this.packed ? classOf[c]! : 0) << CLASS_SHIFT) | (HAS_CONTEXT[c] !== 0 ? CONTEXT : 0));
   }
 
   /** Sets `hits` (the slots whose literals occur in s, as TriggerMatcher.slotsIn finds them) and `hash`, and returns featuresOf(s). */
   scan(s: string): number {
-    const { delta, classOf, width, firstAccepting } = this.dfa;
+    const { delta, width, firstAccepting, classOf } = this.dfa;
+    const units = this.units;
+    const packed = this.packed;
     const seen = this.seen;
     const n = s.length;
     let f = edgeFeatures(s);
@@ -52,10 +68,10 @@ export class ValueScanner {
         f |= F_WIDE;
         cls = this.matcher.wideClassOf(c);
       } else {
-        const u = UNITS[c]!;
+        const u = units[c]!;
         f |= u;
         if ((u & CONTEXT) !== 0) f |= contextFeatures(s, i, c);
-        cls = classOf[c]!;
+        cls = packed ? (u >>> CLASS_SHIFT) & 0xff : classOf[c]!;
       }
       st = delta[st * width + cls]!;
       if (st >= firstAccepting) this.matcher.found(st, (out ??= []), seen);
@@ -63,7 +79,7 @@ export class ValueScanner {
     if (out !== undefined) for (let k = 0; k < out.length; k++) seen[out[k]!] = 0;
     this.hash = h;
     this.hits = out ?? NO_HITS;
-    return f & ~CONTEXT;
+    return f & FEATURE_BITS;
   }
 }
 

@@ -1,4 +1,4 @@
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { featuresOf } from "../../../../proxy/waf/prefilter/features.js";
 import { TriggerMatcher } from "../../../../proxy/waf/prefilter/trigger-matcher.js";
 import { ValueScanner, valueHash } from "../../../../proxy/waf/prefilter/value-scan.js";
@@ -17,8 +17,9 @@ function sample(next: () => number): string {
   return s;
 }
 
-test("one pass gives what featuresOf, the automaton and valueHash give on their own", (t) => {
-  const matcher = new TriggerMatcher(LITERALS);
+/** Scans many sampled values with a scanner over `literals` and checks them against the three passes alone. */
+function onePass(t: ExecutionContext, literals: readonly (readonly string[])[]): void {
+  const matcher = new TriggerMatcher(literals);
   const scanner = new ValueScanner(matcher);
   const seen = new Uint8Array(matcher.slots);
   const next = seededRandom(7);
@@ -41,7 +42,22 @@ test("one pass gives what featuresOf, the automaton and valueHash give on their 
   }
   // the pool makes literals often enough that the hit path is exercised
   t.true(hits > 2000, String(hits));
+}
+
+test("one pass gives what featuresOf, the automaton and valueHash give on their own", (t) => onePass(t, LITERALS));
+
+test("the same with more than 255 classes of byte units (which the scanner cannot pack with the features)", (t) => {
+  // classes are numbered as characters are first met: 40 above U+00FF first push the byte units' classes past 255
+  const wide = Array.from({ length: 40 }, (_, i) => String.fromCharCode(0x400 + i));
+  const bytes = Array.from({ length: 256 }, (_, c) => String.fromCharCode(c) + "~");
+  t.false(scannerPacks([[...wide, ...bytes]]));
+  t.true(scannerPacks(LITERALS));
+  onePass(t, [[...wide, ...bytes], ...LITERALS]);
 });
+
+function scannerPacks(literals: readonly (readonly string[])[]): boolean {
+  return new ValueScanner(new TriggerMatcher(literals)).packed;
+}
 
 test("the hash tells apart values that differ anywhere, and their length", (t) => {
   const hashes = new Set(["abc", "abd", "bbc", "abcd", "ab", "a".repeat(300) + "x" + "a".repeat(300), "a".repeat(601)].map(valueHash));
