@@ -1,10 +1,10 @@
 /**
  * Names of JSON leaves ("json.items.0.sku") as a tree of nodes kept from one
- * request to the next, so a name is the same string object every time. The
- * engine looks every name up in its memory of values (value-memo.ts); a
- * name built afresh each time has to be joined, hashed and compared
- * character by character there, the same string object is found by its
- * cached hash and one pointer comparison.
+ * request to the next, so a name is the same string, and its entry in the
+ * names collection (`arg`) the same frozen object, every time: nothing is
+ * joined or allocated per leaf, and the engine recognises a body's list of
+ * names from the last request by identity (inspection.ts, Inspection.column).
+ * A node's strings are copies, never views of the body they were read from.
  *
  * The tree also lets the JSON tokenizer skip reading keys: an API's bodies
  * list an object's keys in the same order every time, so the key met first
