@@ -78,10 +78,12 @@ export class ValueMemo {
   private youngBits = new Int32Array(FILTER_BITS >>> 5);
   private oldBits = new Int32Array(FILTER_BITS >>> 5);
   /**
-   * By slot: the hash tag (never 0) of a value seen once, then the request in which it was seen. The two
-   * slots a hash may take and both their fields share one 16-byte run: a fresh value costs one cache line.
+   * By slot: a value seen once, as 15 bits of its hash (high half, never 0) and the low 16 bits of the request
+   * it was seen in (low half). 32 KiB for the whole table, and the two slots a hash may take sit side by side:
+   * a fresh value costs one cache line. A tag shared by chance admits a value on its first sighting (harmless,
+   * about once in 16,000); a request number repeating after 65,536 requests only delays an admission.
    */
-  private readonly seen = new Int32Array(DOORKEEPER_SLOTS * 2);
+  private readonly seen = new Int32Array(DOORKEEPER_SLOTS);
 
   constructor(readonly enabled = true) {}
 
@@ -107,17 +109,19 @@ export class ValueMemo {
    */
   admit(hash: number, request: number): boolean {
     if (!this.enabled) return false;
-    const tag = hash | 1;
+    const tag = (hash | 0x10000) & 0xffff0000;
+    const now = request & 0xffff;
     // two slots per hash: two values that always come together and share a slot would otherwise push each
     // other out on every request and never be kept (a JSON body's 200 names met that about five times)
-    const a = (hash & (DOORKEEPER_SLOTS - 2)) << 1;
-    const b = a + 2;
+    const a = hash & (DOORKEEPER_SLOTS - 2);
+    const b = a + 1;
     const seen = this.seen;
-    if (seen[a] === tag) return seen[a + 1] !== request;
-    if (seen[b] === tag) return seen[b + 1] !== request;
-    const slot = seen[a + 1]! <= seen[b + 1]! ? a : b;
-    seen[slot] = tag;
-    seen[slot + 1] = request;
+    const sa = seen[a]!;
+    const sb = seen[b]!;
+    if ((sa & 0xffff0000) === tag) return (sa & 0xffff) !== now;
+    if ((sb & 0xffff0000) === tag) return (sb & 0xffff) !== now;
+    // the slot seen in the older request is taken (request numbers compared as they wrap: the distance back)
+    seen[((now - sa) & 0xffff) >= ((now - sb) & 0xffff) ? a : b] = tag | now;
     return false;
   }
 

@@ -57,6 +57,15 @@ test("the filter's bits spread: distinct short values mostly take distinct bits"
 let request = 0;
 const admit = (m: ValueMemo, v: string, r = ++request): boolean => m.admit(valueHash(v), r);
 
+test("request numbers past 65,536 still tell one request from the next (the table keeps their low 16 bits)", (t) => {
+  const m = new ValueMemo();
+  t.false(admit(m, "late", 0x3fff_fffe));
+  t.false(admit(m, "late", 0x3fff_fffe));
+  t.true(admit(m, "late", 0x3fff_ffff));
+  t.false(admit(m, "wraps", 65_535));
+  t.true(admit(m, "wraps", 65_536));
+});
+
 test("a value is admitted when a second request has it, not for turning up twice in one", (t) => {
   const m = new ValueMemo();
   t.false(admit(m, "once", 1));
