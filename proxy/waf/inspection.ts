@@ -212,7 +212,7 @@ export class Inspection {
           const gate = gs[k]!;
           // a value known not to match the gate's condition does not wake it: a JSON body's field names
           // ("items.0.sku" holds "0.", a literal of a command-injection gate) come back clean request after request
-          if (st.clean !== undefined && isClean(st, g.condOf[gate]!)) continue;
+          if (isClean(st, g.condOf[gate]!)) continue;
           stamp[gate] = epoch;
           if (!large) continue;
           const list = (index ??= new Map()).get(gate);

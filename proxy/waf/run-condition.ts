@@ -123,11 +123,10 @@ function test(c: CompiledCondition, cond: number, st: Known, insp: Inspection): 
   let m: string | undefined;
   if (c.multiMatch) m = testMulti(c, st.value);
   else {
-    // an operator that needs some syntax (opNeeds) is not called on a value without it; the record's features
-    // answer for the value and for its lowered copy (lowering adds none of those features), so a value the
-    // chain would only lower is passed over before it is lowered
-    const f = c.opNeeds === 0 && c.cannotMatch === undefined ? 0 : featuresOfKnown(st);
-    if (c.opNeeds !== 0 && (f & c.opNeeds) === 0 && upToCase(c, f)) m = undefined;
+    // a value outside the condition's reach (the syntax its operator needs, or a change its chain would make
+    // beyond case) cannot match; the record's features answer before anything is lowered
+    const f = c.reach === 0 && c.cannotMatch === undefined ? 0 : featuresOfKnown(st);
+    if (c.reach !== 0 && (f & c.reach) === 0) m = undefined;
     // nor one the operator's own quick test clears in any case (SQL: prose), before it is lowered
     else if (c.cannotMatch !== undefined && upToCase(c, f) && c.cannotMatch(st.value)) m = undefined;
     else {

@@ -14,6 +14,8 @@
  */
 import { isSpace } from "../transforms/support.js";
 
+// Features use bits 0-21: the value scan keeps a unit's alphabet class above them (value-scan.ts).
+
 /** An ASCII capital (A-Z): lowercase and cmd_line lower it. */
 export const F_UPPER = 1 << 0;
 /** A unit 0x80-0xFF (UTF-8 bytes, NBSP). */
@@ -53,7 +55,6 @@ export const F_ALWAYS = 1 << 19;
  * detectors need (operators.ts, OPERATOR_NEEDS). No transformation declares it: it only gates operators.
  */
 export const F_PUNCT = 1 << 20;
-// Features use bits 0-21: the value scan keeps a unit's alphabet class above them (value-scan.ts).
 /** `<`, `=`, `:` or `&`: without one, nothing the XSS detector looks for can act (no tag, attribute value, script URL or entity). Gates operators only. */
 export const F_MARKUP = 1 << 21;
 
