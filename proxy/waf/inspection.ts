@@ -205,8 +205,8 @@ export class Inspection {
       const setMask = g.setMask[set]!;
       for (let i = 0; i < states.length; i++) {
         const st = states[i]!;
-        // scanned and holding no literal, with nothing any chain of the set would change: wakes no gate (most values)
-        if (st.raw !== undefined && st.raw.length === 0 && st.features >= 0 && (st.features & setMask) === 0) continue;
+        // checked before the call as well: most values of a JSON body end here
+        if (wakesNothing(st, setMask)) continue;
         const gs = this.gatesIn(st, set);
         for (let k = 0; k < gs.length; k++) {
           const gate = gs[k]!;
@@ -262,11 +262,12 @@ export class Inspection {
 
   /** The gates of one chain set that a value triggers. */
   private gatesIn(k: Known, set: number): readonly number[] {
+    const g = this.gates;
+    const setMask = g.setMask[set]!;
+    if (wakesNothing(k, setMask)) return NO_GATES;
     const done = k.bySet?.[set];
     if (done !== undefined) return done;
-    const g = this.gates;
     const width = g.chainOf.length;
-    const setMask = g.setMask[set]!;
     if (setMask === 0 || (featuresOfKnown(k) & setMask) === 0) {
       // every chain of the set leaves the value alone (up to case): its raw hits answer for all of them,
       // and a value without any (most values) needs no record of that
@@ -330,6 +331,11 @@ export class Inspection {
     }
     return h;
   }
+}
+
+/** Scanned and holding no literal, with nothing any chain of a set (setMask) would change: the value wakes no gate of it. */
+function wakesNothing(k: Known, setMask: number): boolean {
+  return k.raw !== undefined && k.raw.length === 0 && k.features >= 0 && (k.features & setMask) === 0;
 }
 
 /** A new record; every field from the start: one object shape for all records, no property store grown later. */
