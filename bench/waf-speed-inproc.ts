@@ -18,10 +18,11 @@ import type { CompiledRule } from "../proxy/waf/compile.js";
 import type { WafInput } from "../proxy/waf/types.js";
 import { median, percentile } from "./lib/stats.js";
 import { blockingEngine } from "./waf-corpus-inproc.js";
-import { ATTACK_PATH, freshInput, KINDS, wafInput, type Kind } from "./waf-speed-requests.js";
+import { ATTACK_PATH, freshInput, grownJsonInput, KINDS, wafInput, type Kind } from "./waf-speed-requests.js";
 
-export type InprocCase = Kind | "attack";
-export const INPROC_CASES: readonly InprocCase[] = [...KINDS, "attack"];
+/** The four kinds; for scale, the JSON order grown by its fresh suffixes (fresh values only) and an attack (same request only). */
+export type InprocCase = Kind | "jsonGrown" | "attack";
+export const INPROC_CASES: readonly InprocCase[] = [...KINDS, "jsonGrown", "attack"];
 
 export interface InprocPlan {
   runs: number;
@@ -42,7 +43,7 @@ export interface Timings {
 }
 
 export interface InprocCaseResult extends Timings {
-  /** The same request with fresh values on every call (no attack case). */
+  /** The same request with fresh values on every call (none for the attack; only these for jsonGrown). */
   fresh: Timings;
   /** The verdict on this request: action and matched rule ids. */
   action: string;
@@ -63,6 +64,7 @@ export function runInproc(rules: readonly CompiledRule[], plan: InprocPlan, dead
     query: wafInput("query"),
     form: wafInput("form"),
     json: wafInput("json"),
+    jsonGrown: grownJsonInput(0),
     attack: wafInput("query", ATTACK_PATH),
   };
   const ctxs = Object.fromEntries(INPROC_CASES.map((c) => [c, { route: "all", path: inputs[c].uri.split("?")[0]! }])) as Record<InprocCase, { route: string; path: string }>;
@@ -96,8 +98,9 @@ export function runInproc(rules: readonly CompiledRule[], plan: InprocPlan, dead
     // rotate the order of the cases from run to run
     for (let k = 0; k < INPROC_CASES.length; k++) {
       const c = INPROC_CASES[(k + r) % INPROC_CASES.length]!;
-      time(cases[c], () => inputs[c], ctxs[c]);
-      if (c !== "attack") time(cases[c].fresh, () => freshInput(c, serial++), ctxs[c]);
+      if (c !== "jsonGrown") time(cases[c], () => inputs[c], ctxs[c]);
+      if (c === "jsonGrown") time(cases[c].fresh, () => grownJsonInput(serial++), ctxs[c]);
+      else if (c !== "attack") time(cases[c].fresh, () => freshInput(c, serial++), ctxs[c]);
       if (Date.now() > deadline) truncated = true;
     }
   }

@@ -11,7 +11,11 @@ export const GOAL_INSPECT_US = 100;
 /** A figure, or "–" when there is none (NaN). */
 const num = (v: number, digits?: number): string => (Number.isFinite(v) ? fmt(v, digits) : "–");
 const status = (ok: boolean): "PASS" | "FAIL" => (ok ? "PASS" : "FAIL");
-const CASE_LABEL: Record<InprocCase, string> = { ...KIND_LABEL, attack: "for scale: GET with a SQL injection in the query (blocked)" };
+const CASE_LABEL: Record<InprocCase, string> = {
+  ...KIND_LABEL,
+  jsonGrown: "for scale: the 4 KiB JSON order with a suffix appended to every value, about 4.7 KB (fresh values only)",
+  attack: "for scale: GET with a SQL injection in the query (blocked)",
+};
 
 /** Median of the finite values (NaN when there are none: a ratio to a target that completed nothing). */
 export function finiteMedian(values: readonly number[]): number {
@@ -103,7 +107,8 @@ export function inprocTable(res: InprocResult): string {
     INPROC_CASES.map((c) => {
       const r = res.cases[c];
       const f = r.fresh.p50.length > 0 ? [fmt(median(r.fresh.p50), 1), fmtRuns(r.fresh.p50, 1), fmt(median(r.fresh.p99), 1)] : ["–", "–", "–"];
-      return [CASE_LABEL[c], fmt(p50Us(res, c), 1), fmtRuns(r.p50, 1), fmt(median(r.p99), 1), ...f, `${r.action}${r.ruleIds.length > 0 ? ` (rules ${r.ruleIds.join(", ")})` : ", no rule matched"}`];
+      const same = r.p50.length > 0 ? [fmt(p50Us(res, c), 1), fmtRuns(r.p50, 1), fmt(median(r.p99), 1)] : ["–", "–", "–"];
+      return [CASE_LABEL[c], ...same, ...f, `${r.action}${r.ruleIds.length > 0 ? ` (rules ${r.ruleIds.join(", ")})` : ", no rule matched"}`];
     }),
   );
 }

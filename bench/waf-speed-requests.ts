@@ -41,8 +41,12 @@ const FORM = new URLSearchParams([
 
 export const JSON_BYTES = 4096;
 
-/** A nested order as a shop's API takes it, exactly JSON_BYTES long. */
-export function jsonOrder(): string {
+/**
+ * A nested order as a shop's API takes it, exactly JSON_BYTES long. With
+ * `tag`, every string value ends with it and the order holds as many line
+ * items as then fit, so the tagged body is JSON_BYTES long too.
+ */
+export function jsonOrder(tag = ""): string {
   const address = { line1: "12 Main Street", line2: "Apartment 4B", city: "Springfield", region: "IL", postal_code: "62701", country: "US" };
   const order: Record<string, unknown> = {
     order_id: "ord_2024_000123",
@@ -70,17 +74,21 @@ export function jsonOrder(): string {
       tags: ["sport", i % 2 === 0 ? "outdoor" : "sale"],
     };
     items.push(item);
-    if (JSON.stringify(order).length > JSON_BYTES - 40) {
+    if (size(order) > JSON_BYTES - 40) {
       items.pop();
       break;
     }
   }
   // pad a gift message to hit the size exactly
   order.gift_message = "";
-  const short = JSON_BYTES - JSON.stringify(order).length;
+  const short = JSON_BYTES - size(order);
   const words = "Happy birthday and many happy returns of the day from all of us ";
   order.gift_message = words.repeat(Math.ceil(short / words.length) + 1).slice(0, Math.max(0, short));
-  return JSON.stringify(order);
+  return JSON.stringify(tag === "" ? order : tagLeaves(order, tag));
+
+  function size(o: unknown): number {
+    return JSON.stringify(tag === "" ? o : tagLeaves(o, tag)).length;
+  }
 }
 
 export interface RequestSpec {
@@ -144,10 +152,26 @@ function tagLeaves(v: unknown, tag: string): unknown {
 
 const tagPairs = (qs: string, tag: string): string => new URLSearchParams([...new URLSearchParams(qs)].map(([k, v]): [string, string] => [k, v + tag])).toString();
 
+/** Fresh JSON values end with "-" and this many base-36 digits: one width for every call, so every fresh body has one size. */
+const JSON_TAG_DIGITS = 4;
+/** Stands for the digits in the fresh JSON template (the order has no "~"). */
+const JSON_TAG_MARK = `-${"~".repeat(JSON_TAG_DIGITS)}`;
+let jsonTemplate: string[] | undefined;
+
+/** The JSON order with every string value ending in `n`'s tag, JSON_BYTES long like the order sent again and again. */
+export function freshJson(n: number): Buffer {
+  jsonTemplate ??= jsonOrder(JSON_TAG_MARK).split(JSON_TAG_MARK);
+  // 36^4 = 1.7 million distinct tags: far more calls than a run makes, and the engine's memory holds far fewer values
+  const digits = (n % 36 ** JSON_TAG_DIGITS).toString(36).padStart(JSON_TAG_DIGITS, "0");
+  return Buffer.from(jsonTemplate.join(`-${digits}`));
+}
+
 /**
  * The same request with every query, form and JSON string value made unique
  * by `n` (names and headers unchanged): what a proxy sees from many users of
  * one client, where the headers and field names repeat and the values do not.
+ * The JSON body stays JSON_BYTES long (freshJson); the query and form grow by
+ * their suffixes.
  */
 export function freshInput(kind: Kind, n: number): WafInput {
   const base = wafInput(kind);
@@ -156,9 +180,27 @@ export function freshInput(kind: Kind, n: number): WafInput {
   const uri = q < 0 ? base.uri : `${base.uri.slice(0, q)}?${tagPairs(base.uri.slice(q + 1), tag)}`;
   let body = base.body;
   if (kind === "form" && body) body = Buffer.from(tagPairs(body.toString("latin1"), tag), "latin1");
-  if (kind === "json" && body) body = Buffer.from(JSON.stringify(tagLeaves(JSON.parse(body.toString("utf8")), tag)));
+  if (kind === "json" && body) body = freshJson(n);
   const headers = base.headers.map(([k, v]) => (k === "content-length" && body ? ([k, String(body.length)] as const) : ([k, v] as const)));
   return { ...base, uri, headers, ...(body ? { body } : {}) };
+}
+
+/**
+ * For scale: the JSON request as fresh values were made before, a suffix
+ * appended to every string value of the 21-item order, which grows the body
+ * to about 4.7 KB.
+ */
+export function grownJsonInput(n: number): WafInput {
+  const base = wafInput("json");
+  const body = Buffer.from(JSON.stringify(tagLeaves(JSON.parse(base.body!.toString("utf8")), `-${n.toString(36)}`)));
+  const headers = base.headers.map(([k, v]) => (k === "content-length" ? ([k, String(body.length)] as const) : ([k, v] as const)));
+  return { ...base, headers, body };
+}
+
+/** Line items in the order sent again and again and in the fresh one (fewer fit beside the suffixes). */
+export function jsonItemCounts(): { same: number; fresh: number } {
+  const items = (b: Buffer): number => (JSON.parse(b.toString("utf8")) as { items: unknown[] }).items.length;
+  return { same: items(requestSpec("json").body!), fresh: items(freshJson(0)) };
 }
 
 /** wrk's -H headers: everything but Content-Length (wrk adds it for a body) and Content-Type (set by the script). */
