@@ -43,7 +43,12 @@ export interface CompiledCondition {
   readonly opName: string;
   /** Strings one of which every matching value contains (case-insensitive): the engine's prefilter. */
   readonly literals?: readonly string[];
+  /** With a count target: what the condition gives a count of n (below COUNT_TABLE), worked out at load. */
+  readonly countMatches: readonly (string | undefined)[] | undefined;
 }
+
+/** Counts below this are answered from a condition's countMatches instead of running it. */
+export const COUNT_TABLE = 64;
 
 export interface CompiledRule extends CompiledCondition {
   readonly id: number;
@@ -111,7 +116,27 @@ function compileCondition(c: ConditionSpec, path: readonly (string | number)[], 
   // without a need, or negated (a value the operator cannot match then matches), every value may match
   const reach = opNeeds === 0 || c.negate || c.multi_match ? 0 : opNeeds | (changesOn & ~(lowersOnly ? F_UPPER : 0));
   const cannotMatch = c.negate || c.multi_match ? undefined : OPERATOR_CANNOT_MATCH[key];
-  return { targets, transforms, chainId: chainIdOf(names), changesOn, stepChangesOn: Int32Array.from(steps), lowersOnly, multiMatch: c.multi_match, negate: c.negate, op, opNeeds, reach, cannotMatch, opName: key, literals };
+  // a count's text depends on nothing but the count: what the condition makes of each small one is known now
+  const countMatches = targets.include.some((sel) => sel.count) ? Array.from({ length: COUNT_TABLE }, (_, n) => reference(String(n), transforms, op, c.negate, c.multi_match)) : undefined;
+  return { targets, transforms, chainId: chainIdOf(names), changesOn, stepChangesOn: Int32Array.from(steps), lowersOnly, multiMatch: c.multi_match, negate: c.negate, op, opNeeds, reach, cannotMatch, opName: key, literals, countMatches };
+}
+
+/**
+ * A condition on one value by its definition, without the engine's shortcuts: every transformation in
+ * order, the operator on the result (multi_match: on the value and after each step that changes it), the
+ * negation last. Returns the match, or the value for a negated condition that misses.
+ */
+export function reference(value: string, transforms: readonly Transform[], op: Operator, negate: boolean, multiMatch: boolean): string | undefined {
+  let v = value;
+  let m = multiMatch ? op(v) : undefined;
+  for (let i = 0; i < transforms.length && m === undefined; i++) {
+    const next = transforms[i]!(v);
+    if (multiMatch && next !== v) m = op(next);
+    v = next;
+  }
+  if (!multiMatch) m = op(v);
+  if (negate) return m === undefined ? value : undefined;
+  return m;
 }
 
 /** Whether the condition's chain gives a value with features f back as it is or only lowered (Inspection.transformed). */

@@ -238,7 +238,7 @@ export class WafEngine {
         steps,
         needs: Int32Array.from(steps, (x) => x.needs),
         gates: Int32Array.from(steps, (x) => x.gate),
-        screen: buildScreen(steps.map((x) => ({ cond: x.rule, memo: x.cond }))),
+        screen: buildScreen(steps.map((x) => ({ cond: x.rule, memo: x.cond, excluded: x.headExcl.length > 0 }))),
       };
       this.steps.set(plan, table);
     }

@@ -29,7 +29,8 @@ function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: In
   if (sel.count) {
     let n = 0;
     for (let i = 0; i < args.length; i++) if (selected(sel, excludes, args[i]!)) n++;
-    const m = test(c, -1, insp.state(countText(n)), insp);
+    const table = c.countMatches;
+    const m = table !== undefined && n < table.length ? table[n] : test(c, -1, insp.state(countText(n)), insp);
     return m === undefined ? undefined : { target: targetLabel(sel.collection, undefined, true), match: m };
   }
   const states = insp.column(sel.index, args);

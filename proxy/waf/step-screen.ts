@@ -34,6 +34,8 @@ export interface Screen {
   readonly name: Int32Array;
   /** Per selector: 1 for a count, 2 for a count whose condition does not match "0" (a count of nothing is then no hit). */
   readonly count: Uint8Array;
+  /** Per selector: for a count whose step has no exclusions, the head's countMatches (what it gives each small count). */
+  readonly countMatches: readonly (readonly (string | undefined)[] | undefined)[];
   /** Per step: the head's number for the engine's clean bits (every condition has one). */
   readonly cond: Int32Array;
   /** Lower-case names of named selectors. */
@@ -53,11 +55,12 @@ function missesZero(c: CompiledCondition): boolean {
   return c.negate ? m !== undefined : m === undefined;
 }
 
-export function buildScreen(heads: readonly { readonly cond: CompiledCondition; readonly memo: number }[]): Screen {
+export function buildScreen(heads: readonly { readonly cond: CompiledCondition; readonly memo: number; readonly excluded: boolean }[]): Screen {
   const start = new Int32Array(heads.length + 1);
   const col: number[] = [];
   const name: number[] = [];
   const count: number[] = [];
+  const countMatches: (readonly (string | undefined)[] | undefined)[] = [];
   const names: string[] = [];
   const nameIndex = new Map<string, number>();
   heads.forEach((h, i) => {
@@ -66,6 +69,8 @@ export function buildScreen(heads: readonly { readonly cond: CompiledCondition; 
       col.push(sel.index);
       name.push(nameCode(sel, names, nameIndex));
       count.push(!sel.count ? 0 : missesZero(h.cond) ? 2 : 1);
+      // with exclusions the rule counts fewer values than the screen would
+      countMatches.push(sel.count && !h.excluded ? h.cond.countMatches : undefined);
     }
   });
   start[heads.length] = col.length;
@@ -75,6 +80,7 @@ export function buildScreen(heads: readonly { readonly cond: CompiledCondition; 
     col: Int32Array.from(col),
     name: Int32Array.from(name),
     count: Uint8Array.from(count),
+    countMatches,
     cond: Int32Array.from(heads, (h) => h.memo),
     names,
     words,
@@ -111,7 +117,16 @@ export function couldMatch(s: Screen, i: number, insp: Inspection, present: numb
     const args = insp.req.collections.at(index) ?? NO_ARGS;
     const code = s.name[k]!;
     if (count !== 0) {
-      // a count of a name the request lacks is 0; anything else is worked out by the rule
+      // a count the head's table answers (every value or one name, no exclusions) decides here; otherwise a
+      // count of a name the request lacks is 0, and anything else is worked out by the rule
+      const table = s.countMatches[k];
+      if (table !== undefined && code !== NAME_PATTERN) {
+        const n = code === ALL_NAMES ? args.length : countName(args, s.names[code]!);
+        if (n < table.length) {
+          if (table[n] !== undefined) return true;
+          continue;
+        }
+      }
       if (count === 1 || code < 0 || hasName(args, s.names[code]!)) return true;
       continue;
     }
@@ -154,6 +169,12 @@ function commonWord(s: Screen, n: number, k: number, states: readonly Known[], e
   s.common[at] = bits;
   s.stamp[at] = epoch;
   return bits;
+}
+
+function countName(args: readonly Arg[], lower: string): number {
+  let n = 0;
+  for (let v = 0; v < args.length; v++) if (sameName(args[v]!.name, lower)) n++;
+  return n;
 }
 
 function hasName(args: readonly Arg[], lower: string): boolean {

@@ -27,7 +27,9 @@ rules:
 
 /** Condition numbers as the engine gives them (every condition has one). */
 const MEMO = [0, 3, 4, 5, 1, 2, 6];
-const screen = buildScreen(RULES.map((r, i) => ({ cond: r, memo: MEMO[i]! })));
+const screen = buildScreen(RULES.map((r, i) => ({ cond: r, memo: MEMO[i]!, excluded: false })));
+/** The same rules, each with exclusions in its plan: the screen cannot count what the rule would. */
+const excludedScreen = buildScreen(RULES.map((r, i) => ({ cond: r, memo: MEMO[i]!, excluded: true })));
 
 /** One gate set for all inspections, as in an engine (each gets its own request number); no memory, so no value is shared. */
 const gates = new GateSet([], false);
@@ -55,17 +57,25 @@ test("selectors are laid out flat: names shared, counts marked by whether a coun
   t.is(screen.col[4], COLLECTION_INDEX.get("args")!);
 });
 
-test("absent names and empty collections rule a head out; present ones let it run", (t) => {
+test("absent names and empty collections rule a head out; present ones let it run; a count runs only when its value matches", (t) => {
   const bare = inspect(req({ headers: [["host", "x"]] }));
-  // 3 counts a missing accept header as 0, which it matches; 7: count:args
-  t.deepEqual(could(bare), [false, false, true, false, false, false, true]);
+  // 3 counts a missing accept header as 0, which it matches; 7: no args, and 0 is not > 3
+  t.deepEqual(could(bare), [false, false, true, false, false, false, false]);
   const full = inspect(
     req({
       uri: "/?id=1&q=2",
       headers: [["host", "x"], ["Content-Type", "text/plain"], ["content-length", "1"], ["accept", "*/*"], ["user-agent", "curl"]],
     }),
   );
-  t.deepEqual(could(full), [true, true, true, true, true, true, true]);
+  // one content-length (not > 1), an accept header (not 0), two args (not > 3)
+  t.deepEqual(could(full), [true, false, false, true, true, true, false]);
+  const many = inspect(req({ uri: "/?a=1&b=2&c=3&d=4", headers: [["host", "x"], ["content-length", "1"], ["Content-Length", "1"]] }));
+  // two content-lengths (> 1), no accept header (a count of 0), four args (> 3)
+  t.deepEqual(could(many), [false, true, true, false, true, true, true]);
+  // with exclusions the count is the rule's to make: a count of a present name, or of every value, runs
+  const excluded = (insp: Inspection): boolean[] => RULES.map((_, i) => couldMatch(excludedScreen, i, insp, presentOf(insp)));
+  t.deepEqual(excluded(bare), [false, false, true, false, false, false, true]);
+  t.deepEqual(excluded(full), [true, true, true, true, true, true, true]);
 });
 
 test("a head known clean on every value its selectors pick is ruled out, and one unknown value lets it run", (t) => {
