@@ -238,7 +238,12 @@ export class WafEngine {
         steps,
         needs: Int32Array.from(steps, (x) => x.needs),
         gates: Int32Array.from(steps, (x) => x.gate),
-        screen: buildScreen(steps.map((x) => ({ cond: x.rule, memo: x.cond, excluded: x.headExcl.length > 0 }))),
+        screen: buildScreen(
+          steps.map((x) => [
+            { cond: x.rule, memo: x.cond, excluded: x.headExcl.length > 0 },
+            ...x.rule.chain.map((c, k) => ({ cond: c, memo: x.chainConds[k]!, excluded: x.chainExcl[k]!.length > 0 })),
+          ]),
+        ),
       };
       this.steps.set(plan, table);
     }

@@ -1,10 +1,10 @@
 /**
- * A screen run before a rule is touched: whether the rule's head condition
- * could match this request at all, decided from flat arrays and the
- * request's own columns. A head cannot match when every value its targets
- * could pick is known not to match it (the engine remembers such misses per
- * value), when the header it names is absent, or when it counts values of a
- * name the request lacks and a count of 0 does not match.
+ * A screen run before a rule is touched: whether the rule's head condition,
+ * and each of its chained conditions, could match this request at all,
+ * decided from flat arrays and the request's own columns. A condition
+ * cannot match when every value its targets could pick is known not to
+ * match it (the engine remembers such misses per value), when the header it
+ * names is absent, or when the count it takes is one it does not match.
  *
  * Most rules end that way on an ordinary request, and reaching that answer
  * through the rule (its condition, selectors, exclusions, operator) touched
@@ -26,17 +26,19 @@ const ALL_NAMES = -1;
 const NAME_PATTERN = -2;
 
 export interface Screen {
-  /** Selectors of step i: from `start[i]` to `start[i + 1]`. */
+  /** Conditions of step i (its head, then its chain): from `start[i]` to `start[i + 1]`. */
   readonly start: Int32Array;
+  /** Selectors of condition j: from `selStart[j]` to `selStart[j + 1]`. */
+  readonly selStart: Int32Array;
   /** Per selector: collection number. */
   readonly col: Int32Array;
   /** Per selector: ALL_NAMES, NAME_PATTERN or an index into `names`. */
   readonly name: Int32Array;
   /** Per selector: 1 for a count, 2 for a count whose condition does not match "0" (a count of nothing is then no hit). */
   readonly count: Uint8Array;
-  /** Per selector: for a count whose step has no exclusions, the head's countMatches (what it gives each small count). */
+  /** Per selector: for a count whose condition has no exclusions, the condition's countMatches (what it gives each small count). */
   readonly countMatches: readonly (readonly (string | undefined)[] | undefined)[];
-  /** Per step: the head's number for the engine's clean bits (every condition has one). */
+  /** Per condition: its number for the engine's clean bits (every condition has one). */
   readonly cond: Int32Array;
   /** Lower-case names of named selectors. */
   readonly names: readonly string[];
@@ -55,33 +57,49 @@ function missesZero(c: CompiledCondition): boolean {
   return c.negate ? m !== undefined : m === undefined;
 }
 
-export function buildScreen(heads: readonly { readonly cond: CompiledCondition; readonly memo: number; readonly excluded: boolean }[]): Screen {
-  const start = new Int32Array(heads.length + 1);
+/** One condition of a step: the condition, its number for the clean bits, and whether exclusions narrow what it picks. */
+export interface ScreenedCondition {
+  readonly cond: CompiledCondition;
+  readonly memo: number;
+  readonly excluded: boolean;
+}
+
+/** steps: each step's conditions, its head first, then its chain (all must match for the rule to). */
+export function buildScreen(steps: readonly (readonly ScreenedCondition[])[]): Screen {
+  const start = new Int32Array(steps.length + 1);
+  const conds = steps.flat();
+  const selStart = new Int32Array(conds.length + 1);
   const col: number[] = [];
   const name: number[] = [];
   const count: number[] = [];
   const countMatches: (readonly (string | undefined)[] | undefined)[] = [];
   const names: string[] = [];
   const nameIndex = new Map<string, number>();
-  heads.forEach((h, i) => {
-    start[i] = col.length;
-    for (const sel of h.cond.targets.include) {
-      col.push(sel.index);
-      name.push(nameCode(sel, names, nameIndex));
-      count.push(!sel.count ? 0 : missesZero(h.cond) ? 2 : 1);
-      // with exclusions the rule counts fewer values than the screen would
-      countMatches.push(sel.count && !h.excluded ? h.cond.countMatches : undefined);
+  let j = 0;
+  steps.forEach((step, i) => {
+    start[i] = j;
+    for (const h of step) {
+      selStart[j++] = col.length;
+      for (const sel of h.cond.targets.include) {
+        col.push(sel.index);
+        name.push(nameCode(sel, names, nameIndex));
+        count.push(!sel.count ? 0 : missesZero(h.cond) ? 2 : 1);
+        // with exclusions the condition counts fewer values than the screen would
+        countMatches.push(sel.count && !h.excluded ? h.cond.countMatches : undefined);
+      }
     }
   });
-  start[heads.length] = col.length;
-  const words = (heads.reduce((m, h) => Math.max(m, h.memo), 0) >>> 4) + 1;
+  start[steps.length] = j;
+  selStart[j] = col.length;
+  const words = (conds.reduce((m, h) => Math.max(m, h.memo), 0) >>> 4) + 1;
   return {
     start,
+    selStart,
     col: Int32Array.from(col),
     name: Int32Array.from(name),
     count: Uint8Array.from(count),
     countMatches,
-    cond: Int32Array.from(heads, (h) => h.memo),
+    cond: Int32Array.from(conds, (h) => h.memo),
     names,
     words,
     common: new Int32Array(COLLECTIONS.length * words),
@@ -104,12 +122,19 @@ function nameCode(sel: Selector, names: string[], index: Map<string, number>): n
 const NO_ARGS: readonly Arg[] = [];
 
 /**
- * False when step i's head cannot match this request (see the file comment); true when it has to run.
+ * False when step i cannot match this request: its head, or one of its chained conditions, cannot (see the
+ * file comment); true when it has to run.
  * present: bits (1 << collection number) of the collections that hold a value in this request.
  */
 export function couldMatch(s: Screen, i: number, insp: Inspection, present: number): boolean {
-  const cond = s.cond[i]!;
-  for (let k = s.start[i]!, end = s.start[i + 1]!; k < end; k++) {
+  for (let j = s.start[i]!, end = s.start[i + 1]!; j < end; j++) if (!conditionCould(s, j, insp, present)) return false;
+  return true;
+}
+
+/** Whether condition j of the screen could match this request. */
+function conditionCould(s: Screen, j: number, insp: Inspection, present: number): boolean {
+  const cond = s.cond[j]!;
+  for (let k = s.selStart[j]!, end = s.selStart[j + 1]!; k < end; k++) {
     const index = s.col[k]!;
     const count = s.count[k]!;
     // an empty collection: nothing to pick, and a count of it is 0 (decided below like an absent name)

@@ -27,9 +27,9 @@ rules:
 
 /** Condition numbers as the engine gives them (every condition has one). */
 const MEMO = [0, 3, 4, 5, 1, 2, 6];
-const screen = buildScreen(RULES.map((r, i) => ({ cond: r, memo: MEMO[i]!, excluded: false })));
+const screen = buildScreen(RULES.map((r, i) => [{ cond: r, memo: MEMO[i]!, excluded: false }]));
 /** The same rules, each with exclusions in its plan: the screen cannot count what the rule would. */
-const excludedScreen = buildScreen(RULES.map((r, i) => ({ cond: r, memo: MEMO[i]!, excluded: true })));
+const excludedScreen = buildScreen(RULES.map((r, i) => [{ cond: r, memo: MEMO[i]!, excluded: true }]));
 
 /** One gate set for all inspections, as in an engine (each gets its own request number); no memory, so no value is shared. */
 const gates = new GateSet([], false);
@@ -49,6 +49,7 @@ const could = (insp: Inspection): boolean[] => RULES.map((_, i) => screened(i, i
 
 test("selectors are laid out flat: names shared, counts marked by whether a count of 0 could match", (t) => {
   t.deepEqual([...screen.start], [0, 1, 2, 3, 4, 5, 6, 7]);
+  t.deepEqual([...screen.selStart], [0, 1, 2, 3, 4, 5, 6, 7]);
   t.deepEqual(screen.names, ["content-type", "content-length", "accept", "user-agent"]);
   t.deepEqual([...screen.name], [0, 1, 2, 3, -1, -2, -1]);
   // gt 1 misses 0 (2); eq 0 matches it (1); count:args is decided by the rule whatever it is
@@ -134,4 +135,47 @@ rules:
   t.deepEqual(ids(req({ method: "PUT", uri: "/?id=1", headers: [["host", "x"]] })), [13]);
   t.deepEqual(ids(req({ uri: "/?q=%3Cx", headers: [["host", "x"]] })), [14]);
   t.deepEqual(ids(clean), []);
+});
+
+test("a step runs only when its head and every chained condition could match", (t) => {
+  const chained = parseRuleFile(
+    `
+defaults:
+  tags: [test]
+  severity: critical
+rules:
+  - id: 20
+    msg: GET with a body
+    targets: [method]
+    within: [GET, HEAD]
+    chain:
+      - {targets: ["headers:content-length"], rx: '^0*$', negate: true}
+  - id: 21
+    msg: GET with transfer-encoding
+    targets: [method]
+    within: [GET, HEAD]
+    chain:
+      - {targets: ["count:headers:transfer-encoding"], gt: 0}
+`,
+    "chained.yaml",
+  );
+  const s = buildScreen(chained.map((r, i) => [{ cond: r, memo: 2 * i, excluded: false }, { cond: r.chain[0]!, memo: 2 * i + 1, excluded: false }]));
+  t.deepEqual([...s.start], [0, 2, 4]);
+  t.deepEqual([...s.selStart], [0, 1, 2, 3, 4]);
+  const screenedBy = (input: WafInput): boolean[] => {
+    const insp = inspect(input);
+    return chained.map((_, i) => couldMatch(s, i, insp, presentOf(insp)));
+  };
+  // no content-length and no transfer-encoding: neither chain can match, though both heads do
+  t.deepEqual(screenedBy(req({ headers: [["host", "x"]] })), [false, false]);
+  t.deepEqual(screenedBy(req({ headers: [["host", "x"], ["content-length", "5"]] })), [true, false]);
+  t.deepEqual(screenedBy(req({ headers: [["host", "x"], ["transfer-encoding", "chunked"]] })), [false, true]);
+  // the screen knows only remembered misses: a method never tested against the heads lets both run (the rule decides)
+  t.deepEqual(screenedBy(req({ method: "POST", headers: [["host", "x"], ["content-length", "5"], ["transfer-encoding", "chunked"]] })), [true, true]);
+  const engine = new WafEngine(chained, DEFAULT_SETTINGS);
+  const ids = (input: WafInput): number[] => engine.evaluate(input, { route: "", path: "/" }).matches.map((m) => m.id);
+  for (let i = 0; i < 3; i++) t.deepEqual(ids(req({ headers: [["host", "x"]] })), []);
+  t.deepEqual(ids(req({ headers: [["host", "x"], ["content-length", "5"]] })), [20]);
+  t.deepEqual(ids(req({ headers: [["host", "x"], ["transfer-encoding", "chunked"]] })), [21]);
+  t.deepEqual(ids(req({ method: "POST", headers: [["host", "x"], ["content-length", "5"]] })), []);
 });
