@@ -112,9 +112,15 @@ function pragmaNumber(db: Database.Database, name: string): number {
 
 /**
  * Checks that an opened file is an audit log this code understands, without
- * writing. Returns its schema version (0 for a new, empty file).
+ * writing. Returns its schema version (0 for a new, empty file). Reads in
+ * one transaction: read one at a time, the version could come from before
+ * another process's migration and the table count from after it.
  */
 export function checkSchema(db: Database.Database): number {
+  return db.inTransaction ? readSchema(db) : db.transaction(() => readSchema(db)).deferred();
+}
+
+function readSchema(db: Database.Database): number {
   const version = pragmaNumber(db, "user_version");
   const appId = pragmaNumber(db, "application_id");
   if (version === 0) {

@@ -32,6 +32,7 @@ import {
 } from "./event.js";
 import { defaultTrustedKeysPath, openSigningKey, type SigningKey } from "./keys.js";
 import { buildQuery, rowToEvent, type AuditQuery, type EventRow } from "./query.js";
+import { retryWhileBusy } from "./busy-retry.js";
 import { checkSchema, migrate } from "./schema.js";
 import { HeadReader, createPrivateFile, sqliteCode, storeError, type ChainHead } from "./sqlite-util.js";
 
@@ -225,14 +226,15 @@ export class AuditLog implements AuditSink {
         if (version === 0) throw new AuditError("unsupported_schema", `${path} is not an initialized audit log`);
       } else {
         if (!memory) {
-          const mode: unknown = db.pragma("journal_mode = WAL", { simple: true });
+          // refused at once, not waited for, while other processes open the new file too (busy-retry.ts)
+          const mode: unknown = retryWhileBusy(() => db.pragma("journal_mode = WAL", { simple: true }), timeout);
           if (mode !== "wal") throw new AuditError("store_error", `cannot put ${path} in WAL mode (got ${String(mode)})`);
           // Checkpoint (and fsync) every ~16 MiB of WAL rather than every 4 MiB: fewer stalls per append.
           db.pragma("wal_autocheckpoint = 4000");
           db.pragma("journal_size_limit = 67108864");
         }
         db.pragma(`synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
-        version = migrate(db);
+        version = retryWhileBusy(() => migrate(db), timeout);
       }
       return new AuditLog(path, db, readonly, clock, version, opts.checkpoints);
     } catch (err) {
