@@ -48,6 +48,11 @@ export interface Screen {
   readonly common: Int32Array;
   /** By collection and word: the request (Inspection.epoch) that word of `common` was worked out for. */
   readonly stamp: Int32Array;
+  /** By collection and name code: how many values of the collection have that name, and the first one's index (see named). */
+  readonly nameCount: Int32Array;
+  readonly nameFirst: Int32Array;
+  /** By collection and name code: the request that entry was worked out for. */
+  readonly nameStamp: Int32Array;
 }
 
 /** Whether a condition without transformations misses on "0" (what a count of nothing gives it). */
@@ -104,6 +109,9 @@ export function buildScreen(steps: readonly (readonly ScreenedCondition[])[]): S
     words,
     common: new Int32Array(COLLECTIONS.length * words),
     stamp: new Int32Array(COLLECTIONS.length * words).fill(-1),
+    nameCount: new Int32Array(COLLECTIONS.length * names.length),
+    nameFirst: new Int32Array(COLLECTIONS.length * names.length),
+    nameStamp: new Int32Array(COLLECTIONS.length * names.length).fill(-1),
   };
 }
 
@@ -146,21 +154,27 @@ function conditionCould(s: Screen, j: number, insp: Inspection, present: number)
       // count of a name the request lacks is 0, and anything else is worked out by the rule
       const table = s.countMatches[k];
       if (table !== undefined && code !== NAME_PATTERN) {
-        const n = code === ALL_NAMES ? args.length : countName(args, s.names[code]!);
+        const n = code === ALL_NAMES ? args.length : named(s, index, code, args, insp.epoch);
         if (n < table.length) {
           if (table[n] !== undefined) return true;
           continue;
         }
       }
-      if (count === 1 || code < 0 || hasName(args, s.names[code]!)) return true;
+      if (count === 1 || code < 0 || named(s, index, code, args, insp.epoch) > 0) return true;
       continue;
     }
     const states = insp.column(index, args);
     if ((commonWord(s, index, cond >>> 4, states, insp.epoch) & (1 << (cond & 15))) !== 0) continue;
     // some value of the collection is not known clean: a selector of every name (or a pattern) must run; a named one may not pick it
     if (code < 0) return true;
+    // several rules name the same header (user-agent, content-type): where it is, is worked out once per request
+    const n = named(s, index, code, args, insp.epoch);
+    if (n === 0) continue;
+    const first = s.nameFirst[index * s.names.length + code]!;
+    if (!isClean(states[first]!, cond)) return true;
+    if (n === 1) continue;
     const want = s.names[code]!;
-    for (let v = 0; v < args.length; v++) if (sameName(args[v]!.name, want) && !isClean(states[v]!, cond)) return true;
+    for (let v = first + 1; v < args.length; v++) if (sameName(args[v]!.name, want) && !isClean(states[v]!, cond)) return true;
   }
   return false;
 }
@@ -196,13 +210,19 @@ function commonWord(s: Screen, n: number, k: number, states: readonly Known[], e
   return bits;
 }
 
-function countName(args: readonly Arg[], lower: string): number {
-  let n = 0;
-  for (let v = 0; v < args.length; v++) if (sameName(args[v]!.name, lower)) n++;
-  return n;
-}
-
-function hasName(args: readonly Arg[], lower: string): boolean {
-  for (let v = 0; v < args.length; v++) if (sameName(args[v]!.name, lower)) return true;
-  return false;
+/** How many values of collection n are named s.names[code] (the first one's index goes to nameFirst), once per request. */
+function named(s: Screen, n: number, code: number, args: readonly Arg[], epoch: number): number {
+  const at = n * s.names.length + code;
+  if (s.nameStamp[at] === epoch) return s.nameCount[at]!;
+  const want = s.names[code]!;
+  let count = 0;
+  let first = -1;
+  for (let v = 0; v < args.length; v++) {
+    if (!sameName(args[v]!.name, want)) continue;
+    if (count++ === 0) first = v;
+  }
+  s.nameCount[at] = count;
+  s.nameFirst[at] = first;
+  s.nameStamp[at] = epoch;
+  return count;
 }

@@ -99,6 +99,16 @@ test("a head known clean on every value its selectors pick is ruled out, and one
   // a named selector looks only at the values of its name: host was never tested by rule 1, and does not need to be
   t.true(screened(0, after([])));
   t.false(screened(0, after([[HEADERS, 1, 0]])));
+  // a name given twice: each of its values has to be clean
+  const twice = req({ headers: [["host", "x"], ["content-type", "a"], ["Content-Type", "b"]] });
+  const twiceAfter = (marks: number[]): Inspection => {
+    const insp = inspect(twice);
+    for (const v of marks) markClean(insp.column(HEADERS, insp.req.collections.at(HEADERS)!)[v]!, 0);
+    return insp;
+  };
+  t.true(screened(0, twiceAfter([1])));
+  t.true(screened(0, twiceAfter([2])));
+  t.false(screened(0, twiceAfter([1, 2])));
   // bits marked after the screen first looked at a collection in this request are not seen: it only ever lets more run
   const insp = after([]);
   t.true(screened(4, insp));
