@@ -150,7 +150,7 @@ function conditionCould(s: Screen, j: number, insp: Inspection, present: number)
     const args = insp.req.collections.at(index) ?? NO_ARGS;
     const code = s.name[k]!;
     if (count !== 0) {
-      // a count the head's table answers (every value or one name, no exclusions) decides here; otherwise a
+      // a count the condition's table answers (every value or one name, no exclusions) decides here; otherwise a
       // count of a name the request lacks is 0, and anything else is worked out by the rule
       const table = s.countMatches[k];
       if (table !== undefined && code !== NAME_PATTERN) {
