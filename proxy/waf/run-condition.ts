@@ -5,7 +5,7 @@
  * is known clean, gated conditions that look only at the values holding one
  * of their literals. The first value that matches is the hit.
  */
-import { upToCase, type CompiledCondition } from "./compile.js";
+import { reference, upToCase, type CompiledCondition } from "./compile.js";
 import type { Inspection } from "./inspection.js";
 import { allClean, type Screen } from "./step-screen.js";
 import { selected, targetLabel, type KeyFilter, type Selector } from "./targets.js";
@@ -44,7 +44,7 @@ function runSelector(c: CompiledCondition, cond: number, sel: Selector, insp: In
     const a = args[i]!;
     const st = states[i]!;
     // a value known not to match is passed over before the (dearer) name checks: names and values repeat
-    if (knownClean(st, cond)) continue;
+    if (isClean(st, cond)) continue;
     // nor can a value without the features the condition needs (a detector's syntax): most of a JSON body's
     if (reach !== 0 && (featuresOfKnown(st) & reach) === 0) {
       if (cond >= 0 && st.kept === true) markClean(st, cond);
@@ -92,7 +92,7 @@ export function runGated(c: CompiledCondition, cond: number, insp: Inspection, e
       // a small collection: its values are looked through (no index, nothing allocated)
       for (let i = 0; i < states.length; i++) {
         const st = states[i]!;
-        if (knownClean(st, cond)) continue;
+        if (isClean(st, cond)) continue;
         if (!insp.triggers(st, set, gate)) {
           // holding none of the condition's literals, the value cannot match it: remembered, the screen passes over it next time
           if (cond >= 0 && st.kept === true) markClean(st, cond);
@@ -106,7 +106,7 @@ export function runGated(c: CompiledCondition, cond: number, insp: Inspection, e
     }
     for (let k = 0; k < idxs.length; k++) {
       const a = args[idxs[k]!]!;
-      if (knownClean(states[idxs[k]!]!, cond) || !selected(sel, excludes, a)) continue;
+      if (isClean(states[idxs[k]!]!, cond) || !selected(sel, excludes, a)) continue;
       const m = test(c, cond, states[idxs[k]!]!, insp);
       if (m !== undefined) return { target: targetLabel(sel.collection, a, false), match: m };
     }
@@ -114,15 +114,11 @@ export function runGated(c: CompiledCondition, cond: number, insp: Inspection, e
   return undefined;
 }
 
-/** Whether condition number `cond` (-1: a count, never remembered) is known not to match the value. */
-function knownClean(st: Known, cond: number): boolean {
-  return cond >= 0 && isClean(st, cond);
-}
-
 /** The condition's operator on one value (multi_match: also before and between transformations). */
 function test(c: CompiledCondition, cond: number, st: Known, insp: Inspection): string | undefined {
   let m: string | undefined;
-  if (c.multiMatch) m = testMulti(c, st.value);
+  // multi_match: the operator on the raw value and after every step that changes it, as the definition says
+  if (c.multiMatch) m = reference(st.value, c.transforms, c.op, c.negate, true);
   else {
     // a value outside the condition's reach (the syntax its operator needs, or a change its chain would make
     // beyond case) cannot match; the record's features answer before anything is lowered
@@ -136,22 +132,8 @@ function test(c: CompiledCondition, cond: number, st: Known, insp: Inspection): 
     }
     if (c.negate) m = m === undefined ? st.value : undefined;
   }
-  // the callers have passed over values known clean (knownClean), before their name checks; a count (cond -1) is not
+  // the callers have passed over values known clean (isClean), before their name checks; a count (cond -1) is not
   // remembered, nor a miss on a value no later request will look up (the condition does not run again in this one)
   if (m === undefined && cond >= 0 && st.kept === true) markClean(st, cond);
-  return m;
-}
-
-/** multi_match: the operator runs on the raw value and after every transformation step. */
-function testMulti(c: CompiledCondition, value: string): string | undefined {
-  let v = value;
-  let m = c.op(v);
-  for (let i = 0; i < c.transforms.length && m === undefined; i++) {
-    const next = c.transforms[i]!(v);
-    if (next === v) continue;
-    v = next;
-    m = c.op(v);
-  }
-  if (c.negate) return m === undefined ? value : undefined;
   return m;
 }

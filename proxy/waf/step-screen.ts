@@ -55,13 +55,6 @@ export interface Screen {
   readonly nameStamp: Int32Array;
 }
 
-/** Whether a condition without transformations misses on "0" (what a count of nothing gives it). */
-function missesZero(c: CompiledCondition): boolean {
-  if (c.multiMatch || c.transforms.length > 0) return false;
-  const m = c.op("0");
-  return c.negate ? m !== undefined : m === undefined;
-}
-
 /** One condition of a step: the condition, its number for the clean bits, and whether exclusions narrow what it picks. */
 export interface ScreenedCondition {
   readonly cond: CompiledCondition;
@@ -88,7 +81,8 @@ export function buildScreen(steps: readonly (readonly ScreenedCondition[])[]): S
       for (const sel of h.cond.targets.include) {
         col.push(sel.index);
         name.push(nameCode(sel, names, nameIndex));
-        count.push(!sel.count ? 0 : missesZero(h.cond) ? 2 : 1);
+        // what a count of nothing gives the condition: its count table says (compile.ts)
+        count.push(!sel.count ? 0 : h.cond.countMatches?.[0] === undefined ? 2 : 1);
         // with exclusions the condition counts fewer values than the screen would
         countMatches.push(sel.count && !h.excluded ? h.cond.countMatches : undefined);
       }
