@@ -4,11 +4,11 @@
  * (DESIGN.md §3), so these types are the only contract with the proxy.
  */
 
-/** One named value the rules inspect: `name` is the key ("q", "json.a.b", "user-agent"), `value` the raw text. */
 /**
- * One value of a collection and its name. A parser may hand out the same Arg in every request (the names
- * collection entry of a JSON field name, request/name-cache.ts); such an Arg is frozen, and its strings are
- * standalone copies, so keeping it holds no request's body.
+ * One named value the rules inspect: `name` is the key ("q", "json.a.b", "user-agent"), `value` the raw
+ * text. A parser may hand out the same Arg in every request (the names collection entry of a JSON field
+ * name, request/name-cache.ts); such an Arg is frozen, and its strings are standalone copies, so keeping
+ * it holds no request's body.
  */
 export interface Arg {
   readonly name: string;

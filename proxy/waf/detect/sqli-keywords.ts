@@ -13,6 +13,7 @@
  *   c trailing comment, bare   C trailing comment holding text   ( ) , ;   x stray punctuation
  *   ~ (last) more tokens follow
  */
+import { FNV_OFFSET, FNV_PRIME } from "../fnv.js";
 
 /** Single words with a fixed class. */
 const WORD_CLASS: ReadonlyMap<string, string> = new Map<string, string>([
@@ -267,10 +268,10 @@ const KNOWN_TABLE = (() => {
 
 /** FNV-1a over s[from, to) with ASCII capitals folded to lower case. */
 function foldedHash(s: string, from: number, to: number): number {
-  let h = 0x811c9dc5;
+  let h = FNV_OFFSET;
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
-    h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c + 32 : c), 16777619);
+    h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c + 32 : c), FNV_PRIME);
   }
   return h;
 }
