@@ -67,6 +67,12 @@ export function runInproc(rules: readonly CompiledRule[], plan: InprocPlan, dead
     jsonGrown: grownJsonInput(0),
     attack: wafInput("query", ATTACK_PATH),
   };
+  // the same request again: every case but jsonGrown (its body is the json case's with suffixes); fresh values: every case but the attack
+  const again = (c: InprocCase): boolean => c !== "jsonGrown";
+  const fresh: Partial<Record<InprocCase, (n: number) => WafInput>> = {
+    ...Object.fromEntries(KINDS.map((k) => [k, (n: number) => freshInput(k, n)])),
+    jsonGrown: grownJsonInput,
+  };
   const ctxs = Object.fromEntries(INPROC_CASES.map((c) => [c, { route: "all", path: inputs[c].uri.split("?")[0]! }])) as Record<InprocCase, { route: string; path: string }>;
   const cases = {} as Record<InprocCase, InprocCaseResult>;
   for (const c of INPROC_CASES) {
@@ -98,9 +104,9 @@ export function runInproc(rules: readonly CompiledRule[], plan: InprocPlan, dead
     // rotate the order of the cases from run to run
     for (let k = 0; k < INPROC_CASES.length; k++) {
       const c = INPROC_CASES[(k + r) % INPROC_CASES.length]!;
-      if (c !== "jsonGrown") time(cases[c], () => inputs[c], ctxs[c]);
-      if (c === "jsonGrown") time(cases[c].fresh, () => grownJsonInput(serial++), ctxs[c]);
-      else if (c !== "attack") time(cases[c].fresh, () => freshInput(c, serial++), ctxs[c]);
+      if (again(c)) time(cases[c], () => inputs[c], ctxs[c]);
+      const next = fresh[c];
+      if (next !== undefined) time(cases[c].fresh, () => next(serial++), ctxs[c]);
       if (Date.now() > deadline) truncated = true;
     }
   }

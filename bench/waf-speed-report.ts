@@ -13,7 +13,7 @@ const num = (v: number, digits?: number): string => (Number.isFinite(v) ? fmt(v,
 const status = (ok: boolean): "PASS" | "FAIL" => (ok ? "PASS" : "FAIL");
 const CASE_LABEL: Record<InprocCase, string> = {
   ...KIND_LABEL,
-  jsonGrown: "for scale: the 4 KiB JSON order with a suffix appended to every value, about 4.7 KB (fresh values only)",
+  jsonGrown: "for scale: the 4 KiB JSON order with a suffix appended to every value, 4.7 to 4.9 KB as the suffix grows (fresh values only)",
   attack: "for scale: GET with a SQL injection in the query (blocked)",
 };
 
