@@ -9,8 +9,9 @@
  */
 import { contextFeatures, edgeFeatures, F_WIDE, HAS_CONTEXT, UNIT_FEATURES } from "./features.js";
 import type { DfaTables, TriggerMatcher } from "./trigger-matcher.js";
-import { FNV_OFFSET, FNV_PRIME } from "../fnv.js";
 
+const FNV_PRIME = 16777619;
+const FNV_OFFSET = 0x811c9dc5;
 
 const NO_HITS: readonly number[] = [];
 
